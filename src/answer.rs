@@ -1,0 +1,107 @@
+//! The answer to a question: ranked passages with the sentences that answer, or an honest
+//! "the article does not say". Surfaces (terminal, JSON, Discord) only format an [`Answer`].
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::citation::RefNumber;
+use crate::passage::Passage;
+
+/// One retrieved passage.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    pub passage: Passage,
+    /// Ranking score (higher is better); comparable only within one answer.
+    pub score: f32,
+    /// Indexes into `passage.sentences` of the sentence(s) that answer best, best first.
+    pub best_sentences: Vec<usize>,
+}
+
+impl Hit {
+    /// Reference numbers of the best sentence(s), in order, without repeats; the passage's own
+    /// number for a References-list entry.
+    pub fn best_refs(&self) -> Vec<RefNumber> {
+        if !matches!(self.passage.kind, crate::passage::PassageKind::Body) {
+            return self.passage.refs();
+        }
+        let mut refs: Vec<RefNumber> = Vec::new();
+        for &index in &self.best_sentences {
+            for number in self.passage.sentences[index].refs() {
+                if !refs.contains(&number) {
+                    refs.push(number);
+                }
+            }
+        }
+        refs
+    }
+
+    /// The text of the best sentence, if the passage has one that answers.
+    pub fn best_sentence(&self) -> Option<&str> {
+        self.best_sentences
+            .first()
+            .map(|&index| self.passage.sentence_text(index))
+    }
+}
+
+/// Why citebot gives no answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbstainReason {
+    /// The question has no searchable words (empty, punctuation, emoji only).
+    NoSearchableWords,
+    /// No passage shares a word with the question.
+    NoMatch,
+    /// Passages match, but too little of the question to be an answer.
+    WeakEvidence,
+}
+
+impl AbstainReason {
+    /// A sentence for a person.
+    pub fn explain(self) -> &'static str {
+        match self {
+            AbstainReason::NoSearchableWords => "the question has no words to search for",
+            AbstainReason::NoMatch => {
+                "no passage of the article mentions what the question asks about"
+            }
+            AbstainReason::WeakEvidence => {
+                "the closest passages match only a small part of the question"
+            }
+        }
+    }
+}
+
+/// Whether the article answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "verdict", content = "reason")]
+pub enum Verdict {
+    Answered,
+    Abstained(AbstainReason),
+}
+
+/// citebot's answer to one question.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    /// The question as asked.
+    pub question: String,
+    pub verdict: Verdict,
+    /// Ranked passages, best first. Empty when the verdict is [`Verdict::Abstained`]: an
+    /// abstention never shows unrelated text as if it answered.
+    pub hits: Vec<Hit>,
+    /// Time spent answering, analysis to abstention decision.
+    #[serde(serialize_with = "serialize_micros")]
+    pub took: Duration,
+}
+
+impl Answer {
+    pub fn answered(&self) -> bool {
+        matches!(self.verdict, Verdict::Answered)
+    }
+}
+
+fn serialize_micros<S: serde::Serializer>(
+    took: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(took.as_micros() as u64)
+}

@@ -1,0 +1,179 @@
+//! Settings, read from `config.toml`. Every setting has a default, so a missing file or section
+//! is fine; an unknown key is an error (a typo should not be silently ignored). Secrets never
+//! live here: the Discord token comes from the environment.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::article::PassageLimits;
+use crate::error::{Error, Result};
+
+/// All of citebot's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder of `*.txt` articles.
+    pub corpus_dir: PathBuf,
+    /// Folder the index is built in (generated; safe to delete).
+    pub index_dir: PathBuf,
+    /// The lay/clinical vocabulary table applied to questions.
+    pub synonyms_file: PathBuf,
+    pub passages: PassageSettings,
+    pub search: SearchSettings,
+    pub discord: crate::discord::DiscordSettings,
+}
+
+/// How articles are cut into passages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PassageSettings {
+    pub max_passage_bytes: usize,
+}
+
+/// How questions are matched and when citebot abstains.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Passages shown by default.
+    pub top: usize,
+    /// Candidates fetched from the index before re-ranking.
+    pub candidates: usize,
+    /// Longer questions are cut to this many characters (a pasted wall of text is still
+    /// answered, from its beginning).
+    pub max_question_chars: usize,
+    /// At most this many distinct words of a question are searched.
+    pub max_query_terms: usize,
+    /// Weight of a synonym or abbreviation expansion relative to the user's own word.
+    pub synonym_weight: f32,
+    /// Weight of a spelling correction relative to an exact word.
+    pub fuzzy_weight: f32,
+    /// Boost of a match in the section headings.
+    pub section_boost: f32,
+    /// Boost of a match in the article title and other names.
+    pub title_boost: f32,
+    /// Abstain when the best passage covers less than this share of the question's
+    /// informative words (weighted by rarity).
+    pub min_coverage: f32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            corpus_dir: PathBuf::from("corpus"),
+            index_dir: PathBuf::from("index"),
+            synonyms_file: PathBuf::from("corpus/synonyms.toml"),
+            passages: PassageSettings::default(),
+            search: SearchSettings::default(),
+            discord: crate::discord::DiscordSettings::default(),
+        }
+    }
+}
+
+impl Default for PassageSettings {
+    fn default() -> Self {
+        PassageSettings {
+            max_passage_bytes: PassageLimits::default().max_passage_bytes,
+        }
+    }
+}
+
+impl Default for SearchSettings {
+    fn default() -> Self {
+        SearchSettings {
+            top: 3,
+            candidates: 40,
+            max_question_chars: 2000,
+            max_query_terms: 48,
+            synonym_weight: 0.5,
+            fuzzy_weight: 0.7,
+            section_boost: 1.5,
+            title_boost: 0.5,
+            min_coverage: 0.34,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`. Relative folders in it are taken relative to the file's folder, so
+    /// citebot works from any working directory.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.resolve_relative_to(base);
+        Ok(config)
+    }
+
+    /// `config.toml` in the working directory when it exists, else the defaults.
+    pub fn load_default() -> Result<Config> {
+        let path = Path::new("config.toml");
+        if path.exists() {
+            Config::load(path)
+        } else {
+            Ok(Config::default())
+        }
+    }
+
+    /// Parses TOML text; the error is a one-line message.
+    pub fn parse(text: &str) -> std::result::Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|error| {
+            let message = error.message().trim().to_string();
+            match error.span() {
+                Some(span) => {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!("line {line}: {message}")
+                }
+                None => message,
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let search = &self.search;
+        if search.top == 0 || search.top > 50 {
+            return Err(format!(
+                "search.top = {} must be between 1 and 50",
+                search.top
+            ));
+        }
+        if search.candidates < search.top {
+            return Err("search.candidates must be at least search.top".to_string());
+        }
+        if !(0.0..=1.0).contains(&search.min_coverage) {
+            return Err("search.min_coverage must be between 0 and 1".to_string());
+        }
+        if self.passages.max_passage_bytes < 200 {
+            return Err("passages.max_passage_bytes must be at least 200".to_string());
+        }
+        Ok(())
+    }
+
+    fn resolve_relative_to(&mut self, base: &Path) {
+        for path in [
+            &mut self.corpus_dir,
+            &mut self.index_dir,
+            &mut self.synonyms_file,
+        ] {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+        self.discord.resolve_relative_to(base);
+    }
+
+    /// The passage limits for the article parser.
+    pub fn passage_limits(&self) -> PassageLimits {
+        PassageLimits {
+            max_passage_bytes: self.passages.max_passage_bytes,
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The `[discord]` section of `config.toml`: everything the bot needs besides the engine.
+//!
+//! Every field has a default, so an empty (or missing) section runs the bot against the real
+//! Discord with the token from `DISCORD_TOKEN`. Unknown keys are rejected, so a typo in the
+//! config fails at start-up instead of being silently ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The default Discord API origin; REST calls go to `{api_base}/api/v10/...`.
+pub const DEFAULT_API_BASE: &str = "https://discord.com";
+
+/// Environment variable that overrides [`DiscordSettings::api_base`] (used to point the bot at
+/// a fake Discord in tests, or at an HTTP proxy).
+pub const API_BASE_ENV: &str = "CITEBOT_DISCORD_API_BASE";
+
+/// Settings of the Discord bot (`[discord]` in `config.toml`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscordSettings {
+    /// Name of the environment variable holding the bot token. The token itself never goes in
+    /// the config file.
+    pub token_env: String,
+    /// Origin of the Discord API (scheme, host and optional port, no path). Overridden by the
+    /// `CITEBOT_DISCORD_API_BASE` environment variable.
+    pub api_base: String,
+    /// Register the slash commands in this guild only (instant, good for testing); `None`
+    /// registers them globally (all servers and DMs).
+    pub guild_id: Option<u64>,
+    /// Channels where the bot answers mentions and commands; empty means everywhere it is
+    /// mentioned or invoked. Threads count as their parent channel. DMs are always answered.
+    pub allowed_channels: Vec<u64>,
+    /// Answer each mention question in a new thread started from the question, and open a
+    /// thread on each `/ask` answer.
+    pub thread_per_question: bool,
+    /// Minimum time between two questions from the same user; 0 disables the cooldown.
+    pub cooldown_seconds: f64,
+    /// Phrases that make a question read as an emergency (matched case-insensitively on word
+    /// boundaries); such a question gets the "seek urgent care" notice before the answer.
+    pub emergency_phrases: Vec<String>,
+    /// How often to check whether `citebot index` rebuilt the index on disk.
+    pub reload_interval_seconds: f64,
+    /// SQLite file where 👍/👎 feedback is stored.
+    pub feedback_db: PathBuf,
+    /// Passages shown per answer when the question does not say (`/ask top:` overrides it, 1–5).
+    pub top: usize,
+    /// "More passages" stops after this many passages in total.
+    pub max_passages: usize,
+    /// A slash command whose answer is not ready after this long is deferred ("citebot is
+    /// thinking…") and edited when ready; Discord drops interactions not acknowledged in 3 s.
+    pub defer_after_ms: u64,
+}
+
+impl Default for DiscordSettings {
+    fn default() -> Self {
+        DiscordSettings {
+            token_env: "DISCORD_TOKEN".to_string(),
+            api_base: DEFAULT_API_BASE.to_string(),
+            guild_id: None,
+            allowed_channels: Vec::new(),
+            thread_per_question: false,
+            cooldown_seconds: 10.0,
+            emergency_phrases: default_emergency_phrases(),
+            reload_interval_seconds: 2.0,
+            feedback_db: PathBuf::from("citebot-feedback.sqlite3"),
+            top: 1,
+            max_passages: 10,
+            defer_after_ms: 1500,
+        }
+    }
+}
+
+/// The API origin from the config value and the environment override: the override wins when set
+/// and not blank; surrounding blanks and trailing slashes are dropped.
+pub fn resolve_api_base(configured: &str, env_override: Option<&str>) -> String {
+    let chosen = env_override
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or(configured);
+    chosen.trim().trim_end_matches('/').to_string()
+}
+
+/// Phrases that suggest someone may need urgent care now rather than an encyclopaedia.
+pub fn default_emergency_phrases() -> Vec<String> {
+    [
+        "chest pain",
+        "chest pains",
+        "can't breathe",
+        "cannot breathe",
+        "cant breathe",
+        "can not breathe",
+        "struggling to breathe",
+        "difficulty breathing",
+        "trouble breathing",
+        "not breathing",
+        "short of breath",
+        "overdose",
+        "overdosed",
+        "overdosing",
+        "suicidal",
+        "suicide",
+        "kill myself",
+        "end my life",
+        "want to die",
+        "self harm",
+        "self-harm",
+        "unconscious",
+        "passed out",
+        "seizure",
+        "stroke",
+        "heavy bleeding",
+        "anaphylaxis",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
+impl DiscordSettings {
+    /// The API origin to use: the `CITEBOT_DISCORD_API_BASE` environment variable when set
+    /// and not empty, else `api_base`; without a trailing slash.
+    pub fn effective_api_base(&self) -> String {
+        resolve_api_base(&self.api_base, std::env::var(API_BASE_ENV).ok().as_deref())
+    }
+
+    /// Makes a relative `feedback_db` relative to the config file's folder.
+    pub fn resolve_relative_to(&mut self, base: &Path) {
+        if self.feedback_db.is_relative() {
+            self.feedback_db = base.join(&self.feedback_db);
+        }
+    }
+
+    /// Checks values serde cannot: the error is a one-line message naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.token_env.trim().is_empty() {
+            return Err("discord.token_env must name an environment variable".to_string());
+        }
+        if !(1..=5).contains(&self.top) {
+            return Err(format!(
+                "discord.top = {} must be between 1 and 5",
+                self.top
+            ));
+        }
+        if self.max_passages < self.top {
+            return Err("discord.max_passages must be at least discord.top".to_string());
+        }
+        if self.defer_after_ms > 2500 {
+            return Err(format!(
+                "discord.defer_after_ms = {} must be at most 2500 (Discord drops interactions not acknowledged within 3 s)",
+                self.defer_after_ms
+            ));
+        }
+        crate::discord::http::ApiBase::parse(&self.api_base)
+            .map(|_| ())
+            .map_err(|error| format!("discord.api_base: {error}"))
+    }
+
+    /// The cooldown as a duration; zero when disabled (negative values count as disabled).
+    pub fn cooldown(&self) -> Duration {
+        Duration::try_from_secs_f64(self.cooldown_seconds).unwrap_or(Duration::ZERO)
+    }
+
+    /// The reload interval; at least 100 ms so a zero in the config cannot spin a core.
+    pub fn reload_interval(&self) -> Duration {
+        Duration::try_from_secs_f64(self.reload_interval_seconds)
+            .unwrap_or(Duration::from_secs(2))
+            .max(Duration::from_millis(100))
+    }
+
+    /// Passages per answer, clamped to what `/ask top:` accepts.
+    pub fn default_top(&self) -> usize {
+        self.top.clamp(1, 5)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_section_gives_defaults() {
+        let settings: DiscordSettings = toml::from_str("").unwrap();
+        assert_eq!(settings, DiscordSettings::default());
+        assert_eq!(settings.token_env, "DISCORD_TOKEN");
+        assert_eq!(settings.api_base, "https://discord.com");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let error = toml::from_str::<DiscordSettings>("tokne_env = \"X\"").unwrap_err();
+        assert!(error.to_string().contains("unknown field"), "{error}");
+    }
+
+    #[test]
+    fn integers_are_accepted_for_seconds() {
+        let settings: DiscordSettings =
+            toml::from_str("cooldown_seconds = 3\nreload_interval_seconds = 1").unwrap();
+        assert_eq!(settings.cooldown(), Duration::from_secs(3));
+        assert_eq!(settings.reload_interval(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn environment_overrides_api_base() {
+        assert_eq!(
+            resolve_api_base("https://discord.com", Some("http://127.0.0.1:8123/")),
+            "http://127.0.0.1:8123"
+        );
+        assert_eq!(
+            resolve_api_base("https://discord.com/", Some("  ")),
+            "https://discord.com"
+        );
+        assert_eq!(
+            resolve_api_base("https://discord.com", None),
+            "https://discord.com"
+        );
+    }
+
+    #[test]
+    fn relative_feedback_db_follows_the_config_file() {
+        let mut settings = DiscordSettings::default();
+        settings.resolve_relative_to(Path::new("/etc/citebot"));
+        assert_eq!(
+            settings.feedback_db,
+            Path::new("/etc/citebot/citebot-feedback.sqlite3")
+        );
+    }
+
+    #[test]
+    fn negative_cooldown_means_none() {
+        let settings = DiscordSettings {
+            cooldown_seconds: -1.0,
+            ..DiscordSettings::default()
+        };
+        assert_eq!(settings.cooldown(), Duration::ZERO);
+    }
+}

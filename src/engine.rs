@@ -1,0 +1,217 @@
+//! The engine: one object that owns the index and answers questions. Surfaces (CLI, Discord,
+//! benchmarks) hold an `Engine` and call [`Engine::ask`]; it is `Send + Sync` and picks up a
+//! rebuilt index without a restart ([`Engine::reload_if_changed`]).
+
+use std::sync::{Arc, RwLock};
+
+use crate::answer::Answer;
+use crate::citation::{Citation, RefNumber};
+use crate::config::Config;
+use crate::corpus::ArticleInfo;
+use crate::error::{Error, Result};
+use crate::index::{self, ArticleRecord, BuildReport, OpenIndex, RebuildOptions, Staleness};
+use crate::query::Synonyms;
+use crate::search::{self, PassageCache};
+
+/// An opened index with its passage cache; replaced whole when the index is rebuilt.
+struct Loaded {
+    open: OpenIndex,
+    cache: PassageCache,
+}
+
+/// Answers questions from the corpus through its index.
+pub struct Engine {
+    config: Config,
+    synonyms: Synonyms,
+    loaded: RwLock<Arc<Loaded>>,
+}
+
+/// What [`Engine::open`] had to do to the index first.
+#[derive(Debug, Clone)]
+pub enum Preparation {
+    /// The index matched the corpus.
+    UpToDate,
+    /// The index was built or rebuilt, and why.
+    Rebuilt { reason: String, report: BuildReport },
+}
+
+impl Engine {
+    /// Opens the index, building it first when it is missing, stale or unreadable.
+    pub fn open(config: &Config) -> Result<Engine> {
+        Engine::open_reporting(config).map(|(engine, _)| engine)
+    }
+
+    /// [`Engine::open`], also saying whether the index had to be rebuilt.
+    pub fn open_reporting(config: &Config) -> Result<(Engine, Preparation)> {
+        let synonyms = Synonyms::load(&config.synonyms_file)?;
+        let mut preparation = Preparation::UpToDate;
+        if let Err(staleness) = index::check(config) {
+            if let Staleness::Corrupt(ref message) = staleness {
+                if message.starts_with("corpus") {
+                    // The corpus, not the index, is the problem: say what is wrong with it.
+                    crate::corpus::load_corpus(&config.corpus_dir, config.passage_limits())?;
+                }
+            }
+            tracing::info!(reason = %staleness, "rebuilding index");
+            let report = index::rebuild(config, RebuildOptions::default())?;
+            preparation = Preparation::Rebuilt {
+                reason: staleness.to_string(),
+                report,
+            };
+        }
+        let open = match index::open(&config.index_dir) {
+            Ok(open) => open,
+            Err(staleness) => {
+                // Checked fine but does not open (a damaged segment file): rebuild once.
+                tracing::warn!(reason = %staleness, "index unreadable, rebuilding");
+                let report = index::rebuild(config, RebuildOptions::default())?;
+                preparation = Preparation::Rebuilt {
+                    reason: staleness.to_string(),
+                    report,
+                };
+                index::open(&config.index_dir).map_err(|staleness| Error::IndexCorrupt {
+                    path: config.index_dir.clone(),
+                    message: staleness.to_string(),
+                })?
+            }
+        };
+        let engine = Engine {
+            config: config.clone(),
+            synonyms,
+            loaded: RwLock::new(Arc::new(Loaded {
+                open,
+                cache: PassageCache::default(),
+            })),
+        };
+        // A damaged segment can open fine and fail on first read: try one question now.
+        let probe = engine.ask("probe", 1);
+        let _ = probe;
+        Ok((engine, preparation))
+    }
+
+    fn current(&self) -> Arc<Loaded> {
+        match self.loaded.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The configuration the engine was opened with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Answers `question` with at most `top` passages. Never fails: a question that cannot be
+    /// searched gets an abstention with its reason.
+    pub fn ask(&self, question: &str, top: usize) -> Answer {
+        let loaded = self.current();
+        search::answer(
+            &loaded.open,
+            &loaded.cache,
+            &self.synonyms,
+            &self.config.search,
+            question,
+            top.max(1),
+        )
+    }
+
+    /// The articles in the index.
+    pub fn articles(&self) -> Vec<ArticleInfo> {
+        self.current()
+            .open
+            .articles
+            .iter()
+            .map(|record| record.info.clone())
+            .collect()
+    }
+
+    fn with_article<T>(
+        &self,
+        article: Option<&str>,
+        f: impl FnOnce(&ArticleRecord) -> Result<T>,
+    ) -> Result<T> {
+        let loaded = self.current();
+        let records = &loaded.open.articles;
+        let choices = || {
+            records
+                .iter()
+                .map(|r| r.info.slug.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let record = match article {
+            Some(name) => records
+                .iter()
+                .find(|r| r.info.slug == name || r.info.title.eq_ignore_ascii_case(name))
+                .ok_or_else(|| Error::UnknownArticle {
+                    name: name.to_string(),
+                    choices: choices(),
+                })?,
+            None => match records.as_slice() {
+                [only] => only,
+                _ => return Err(Error::AmbiguousArticle { choices: choices() }),
+            },
+        };
+        f(record)
+    }
+
+    /// Reference `number` of `article` (the only article when `None`).
+    pub fn citation(&self, article: Option<&str>, number: RefNumber) -> Result<Citation> {
+        self.with_article(article, |record| {
+            record
+                .citations
+                .iter()
+                .find(|c| c.number == number)
+                .cloned()
+                .ok_or_else(|| Error::UnknownReference {
+                    article: record.info.slug.clone(),
+                    number: number.0,
+                    last: record.citations.last().map(|c| c.number.0).unwrap_or(0),
+                })
+        })
+    }
+
+    /// Every reference of `article` (the only article when `None`).
+    pub fn citations(&self, article: Option<&str>) -> Result<Vec<Citation>> {
+        self.with_article(article, |record| Ok(record.citations.clone()))
+    }
+
+    /// The citations of the article a passage comes from, by article slug.
+    pub fn citations_of(&self, article_slug: &str) -> Vec<Citation> {
+        self.current()
+            .open
+            .articles
+            .iter()
+            .find(|r| r.info.slug == article_slug)
+            .map(|r| r.citations.clone())
+            .unwrap_or_default()
+    }
+
+    /// Switches to a newer index generation when `citebot index` has built one. Returns whether
+    /// it switched. On error the engine keeps serving the index it has.
+    pub fn reload_if_changed(&self) -> Result<bool> {
+        let live = index::current_generation(&self.config.index_dir);
+        if live.as_ref() == Some(&self.current().open.generation) || live.is_none() {
+            return Ok(false);
+        }
+        let open =
+            index::open(&self.config.index_dir).map_err(|staleness| Error::IndexCorrupt {
+                path: self.config.index_dir.clone(),
+                message: staleness.to_string(),
+            })?;
+        let fresh = Arc::new(Loaded {
+            open,
+            cache: PassageCache::default(),
+        });
+        match self.loaded.write() {
+            Ok(mut guard) => *guard = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(true)
+    }
+
+    /// The manifest of the index being served.
+    pub fn manifest(&self) -> index::Manifest {
+        self.current().open.manifest.clone()
+    }
+}

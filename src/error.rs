@@ -1,0 +1,79 @@
+//! The library's one error type. Every message says what went wrong, where, and what to do.
+
+use std::path::PathBuf;
+
+/// Errors of the citebot library. Messages are lowercase, one line, and end with what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("corpus folder {path} not found: create it and put the article .txt files in it, or set corpus_dir in config.toml")]
+    CorpusMissing { path: PathBuf },
+
+    #[error(
+        "corpus folder {path} holds no .txt article: copy a Wikipedia article there as plain text"
+    )]
+    CorpusEmpty { path: PathBuf },
+
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("article {path} is not valid UTF-8 (first bad byte at offset {offset}): save it as UTF-8 text")]
+    NotUtf8 { path: PathBuf, offset: usize },
+
+    #[error("article {path} is empty: remove it or paste the article's text into it")]
+    EmptyArticle { path: PathBuf },
+
+    #[error(
+        "article {path} has no body paragraph: is it a plain-text copy of a Wikipedia article?"
+    )]
+    NoBody { path: PathBuf },
+
+    #[error("article {path} has no References list: citebot needs one to cite its answers; copy the article with its References section")]
+    NoReferences { path: PathBuf },
+
+    #[error("config file {path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    #[error("index folder {path} cannot be written: {source} (check its permissions, or set index_dir in config.toml to a writable folder)")]
+    IndexNotWritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "another citebot is rebuilding the index in {path}: wait for it to finish, then try again"
+    )]
+    IndexBusy { path: PathBuf },
+
+    #[error("index in {path} is unreadable ({message}): run `citebot index` to rebuild it")]
+    IndexCorrupt { path: PathBuf, message: String },
+
+    #[error("index error in {path}: {source}")]
+    Index {
+        path: PathBuf,
+        #[source]
+        source: tantivy::TantivyError,
+    },
+
+    #[error("no article named {name:?}: choose one of {choices}")]
+    UnknownArticle { name: String, choices: String },
+
+    #[error("the corpus holds several articles: choose one with --article ({choices})")]
+    AmbiguousArticle { choices: String },
+
+    #[error(
+        "article {article:?} has no reference {number}: its references are numbered 1 to {last}"
+    )]
+    UnknownReference {
+        article: String,
+        number: u32,
+        last: u32,
+    },
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,28 @@
+//! citebot answers questions from a cited source, offline, with no language model.
+//!
+//! The pipeline, one module per step (see ARCHITECTURE.md):
+//! [`corpus`] (article files) → [`article`] (parsing into [`passage`]s and [`citation`]s) →
+//! [`index`] (tantivy) → [`query`] + [`search`] (ranking, best sentence, abstention) →
+//! [`answer`] → surfaces: the `citebot` binary's CLI and [`discord`].
+//! [`engine::Engine`] ties the core together for the surfaces.
+
+pub mod answer;
+pub mod article;
+pub mod citation;
+pub mod cli;
+pub mod config;
+pub mod corpus;
+pub mod discord;
+pub mod engine;
+pub mod error;
+pub mod index;
+pub mod passage;
+pub mod query;
+pub mod search;
+
+pub use answer::{Answer, Hit, Verdict};
+pub use citation::{Citation, RefNumber};
+pub use config::Config;
+pub use engine::Engine;
+pub use error::{Error, Result};
+pub use passage::{Passage, SectionPath};

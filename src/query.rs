@@ -1,0 +1,617 @@
+//! Understanding a question: which words carry its meaning, what else they may be called in
+//! the article (synonyms and abbreviations, kept as data in `synonyms.toml`), and whether it
+//! asks about the cited works themselves.
+//!
+//! A question is never query syntax: it is cut into words by the same analyzer as the index,
+//! so `C++?`, `"unbalanced`, `field:value` or `AND OR NOT` are just words (or nothing).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer, TokenStream, Tokenizer};
+
+use crate::error::{Error, Result};
+
+/// Where a searched word comes from; expansions weigh less than the user's own words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The user's word, as written.
+    Asked,
+    /// From the synonym table.
+    Synonym,
+    /// The closest word of the index to a word it does not contain (a misspelling).
+    Correction,
+}
+
+/// One way a concept can appear in a passage: all of `stems` (a phrase's words).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub stems: Vec<String>,
+    pub origin: Origin,
+}
+
+/// A word of the question that carries meaning, with the forms it may take in the article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Concept {
+    /// The word as the user wrote it (lowercased).
+    pub word: String,
+    /// Its stem, as the index stores words.
+    pub stem: String,
+    pub variants: Vec<Variant>,
+    /// The word only says what kind of answer is wanted ("journal", "author"), not what about.
+    pub is_cue: bool,
+}
+
+/// A question, analysed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysedQuestion {
+    pub concepts: Vec<Concept>,
+    /// The question asks about the cited works (journal, authors, PMID, DOI…).
+    pub wants_citation: bool,
+    /// "reference 15", "ref 15", "[15]", "source 15": a reference named by number.
+    pub reference_number: Option<u32>,
+}
+
+/// Lay and clinical vocabulary: what people write → what the article may say instead.
+#[derive(Debug, Clone, Default)]
+pub struct Synonyms {
+    /// Keyed by the first stem of the phrase a rule matches.
+    rules: HashMap<String, Vec<SynonymRule>>,
+}
+
+#[derive(Debug, Clone)]
+struct SynonymRule {
+    phrase: Vec<String>,
+    expansions: Vec<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SynonymFile {
+    synonyms: HashMap<String, Vec<String>>,
+}
+
+impl Synonyms {
+    /// Reads the table. A missing file is an empty table: synonyms are an aid, not a need.
+    pub fn load(path: &Path) -> Result<Synonyms> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Synonyms::default())
+            }
+            Err(source) => {
+                return Err(Error::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        Synonyms::parse(&text).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses the TOML table `[synonyms] "what people say" = ["what the article says", …]`.
+    pub fn parse(text: &str) -> std::result::Result<Synonyms, String> {
+        let file: SynonymFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let mut analyzer = crate::index::analyzer();
+        let mut synonyms = Synonyms::default();
+        for (phrase, expansions) in file.synonyms {
+            let phrase_stems = stems(&mut analyzer, &phrase);
+            let Some(first) = phrase_stems.first().cloned() else {
+                return Err(format!("synonym key {phrase:?} has no word"));
+            };
+            let expansions = expansions
+                .iter()
+                .map(|expansion| stems(&mut analyzer, expansion))
+                .filter(|expansion| !expansion.is_empty())
+                .collect();
+            synonyms.rules.entry(first).or_default().push(SynonymRule {
+                phrase: phrase_stems,
+                expansions,
+            });
+        }
+        for rules in synonyms.rules.values_mut() {
+            // Longest phrase first: "kidney failure" wins over "kidney".
+            rules.sort_by(|a, b| {
+                b.phrase
+                    .len()
+                    .cmp(&a.phrase.len())
+                    .then(a.phrase.cmp(&b.phrase))
+            });
+        }
+        Ok(synonyms)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+fn stems(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+/// Words that carry no meaning in a question: function words, question words, chat.
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "anyone",
+    "anything",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "else",
+    "ever",
+    "every",
+    "few",
+    "for",
+    "from",
+    "further",
+    "get",
+    "gets",
+    "getting",
+    "go",
+    "goes",
+    "going",
+    "got",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "im",
+    "in",
+    "into",
+    "is",
+    "isn",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "know",
+    "let",
+    "like",
+    "ll",
+    "lot",
+    "lots",
+    "loads",
+    "me",
+    "might",
+    "more",
+    "most",
+    "much",
+    "must",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "often",
+    "on",
+    "once",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "please",
+    "pls",
+    "plz",
+    "pretty",
+    "quite",
+    "re",
+    "really",
+    "s",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "something",
+    "still",
+    "such",
+    "t",
+    "tell",
+    "than",
+    "thanks",
+    "that",
+    "thats",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "thing",
+    "things",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "totally",
+    "under",
+    "until",
+    "up",
+    "us",
+    "usually",
+    "ve",
+    "very",
+    "was",
+    "wasn",
+    "way",
+    "we",
+    "were",
+    "what",
+    "whats",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "hi",
+    "hello",
+    "hey",
+    "ok",
+    "okay",
+    "yes",
+    "yeah",
+    "anybody",
+    "someone",
+    "somebody",
+    "mean",
+    "means",
+    "there's",
+    "it's",
+    "what's",
+    "i'm",
+    "can't",
+    "don't",
+    "doesn't",
+    "isn't",
+    "wanna",
+    "gonna",
+    "u",
+    "ur",
+    "y",
+    "d",
+    "m",
+];
+
+/// Words that say the question is about the cited works.
+const CITATION_CUES: &[&str] = &[
+    "journal",
+    "journals",
+    "author",
+    "authors",
+    "authored",
+    "wrote",
+    "written",
+    "writer",
+    "publish",
+    "published",
+    "publisher",
+    "publication",
+    "paper",
+    "papers",
+    "cite",
+    "cited",
+    "cites",
+    "citation",
+    "citations",
+    "reference",
+    "references",
+    "ref",
+    "refs",
+    "source",
+    "sources",
+    "pmid",
+    "pubmed",
+    "doi",
+    "pmc",
+    "isbn",
+    "issn",
+    "chapter",
+    "book",
+    "textbook",
+    "edition",
+    "volume",
+    "issue",
+    "pages",
+    "retrieved",
+    "link",
+    "links",
+];
+
+/// The generic words of the medical subject every article here is about; they say little
+/// about *which* passage answers.
+static STOP_STEMS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut analyzer = crate::index::analyzer();
+    let mut out: Vec<String> = STOP_WORDS
+        .iter()
+        .flat_map(|word| stems(&mut analyzer, word))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+});
+
+static CUE_STEMS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut analyzer = crate::index::analyzer();
+    let mut out: Vec<String> = CITATION_CUES
+        .iter()
+        .flat_map(|word| stems(&mut analyzer, word))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+});
+
+/// Things in a chat message that are not words of the question: Discord mentions, channel
+/// and emoji tags, links, `@bot` prefixes.
+static NOISE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>|https?://\S+|(?:^|\s)@\S+")
+        .expect("noise regex is valid")
+});
+
+static REFERENCE_BY_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:ref(?:erence)?s?|source|citation|footnote)\s*(?:no\.?|number|#)?\s*\[?(\d{1,4})\]?|\[(\d{1,4})\]")
+        .expect("reference regex is valid")
+});
+
+/// Cuts `question` to at most `max_chars` characters, on a character boundary.
+pub fn truncate_chars(question: &str, max_chars: usize) -> &str {
+    match question.char_indices().nth(max_chars) {
+        Some((cut, _)) => &question[..cut],
+        None => question,
+    }
+}
+
+/// Analyses a question. `max_terms` bounds the work a pasted wall of text can cause.
+pub fn analyse(question: &str, synonyms: &Synonyms, max_terms: usize) -> AnalysedQuestion {
+    let reference_number = REFERENCE_BY_NUMBER.captures(question).and_then(|captures| {
+        captures
+            .get(1)
+            .or_else(|| captures.get(2))
+            .and_then(|m| m.as_str().parse().ok())
+    });
+    let cleaned = NOISE.replace_all(question, " ");
+    let mut analyzer = crate::index::analyzer();
+    let mut words: Vec<(String, String)> = Vec::new();
+    let mut tokenizer = SimpleTokenizer::default();
+    let mut raw_stream = tokenizer.token_stream(&cleaned);
+    while raw_stream.advance() {
+        let word = raw_stream.token().text.to_lowercase();
+        if let Some(stem) = stems(&mut analyzer, &word).into_iter().next() {
+            words.push((word, stem));
+        }
+    }
+
+    let mut concepts: Vec<Concept> = Vec::new();
+    let mut wants_citation = reference_number.is_some();
+    let mut covered_by_phrase: Vec<Vec<Vec<String>>> = vec![Vec::new(); words.len()];
+    for start in 0..words.len() {
+        let Some(rules) = synonyms.rules.get(&words[start].1) else {
+            continue;
+        };
+        for rule in rules {
+            let end = start + rule.phrase.len();
+            if end <= words.len()
+                && words[start..end]
+                    .iter()
+                    .zip(&rule.phrase)
+                    .all(|((_, stem), wanted)| stem == wanted)
+            {
+                for slot in &mut covered_by_phrase[start..end] {
+                    slot.extend(rule.expansions.iter().cloned());
+                }
+                break;
+            }
+        }
+    }
+    for (position, (word, stem)) in words.iter().enumerate() {
+        let is_stop = STOP_STEMS.binary_search(stem).is_ok() || word.chars().count() < 2;
+        let expansions = &covered_by_phrase[position];
+        if is_stop && expansions.is_empty() {
+            continue;
+        }
+        let is_cue = CUE_STEMS.binary_search(stem).is_ok();
+        wants_citation |= is_cue;
+        if let Some(existing) = concepts.iter_mut().find(|c| &c.stem == stem) {
+            for expansion in expansions {
+                push_variant(existing, expansion.clone(), Origin::Synonym);
+            }
+            continue;
+        }
+        if concepts.len() >= max_terms {
+            break;
+        }
+        let mut concept = Concept {
+            word: word.clone(),
+            stem: stem.clone(),
+            variants: Vec::new(),
+            is_cue,
+        };
+        if !is_stop {
+            push_variant(&mut concept, vec![stem.clone()], Origin::Asked);
+        }
+        for expansion in expansions {
+            push_variant(&mut concept, expansion.clone(), Origin::Synonym);
+        }
+        concepts.push(concept);
+    }
+    AnalysedQuestion {
+        concepts,
+        wants_citation,
+        reference_number,
+    }
+}
+
+fn push_variant(concept: &mut Concept, stems: Vec<String>, origin: Origin) {
+    if !concept.variants.iter().any(|v| v.stems == stems) {
+        concept.variants.push(Variant { stems, origin });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Synonyms {
+        Synonyms::parse(
+            r#"[synonyms]
+            "lump" = ["nodule"]
+            "kidney failure" = ["renal failure"]
+            "kidney" = ["renal"]
+            "ssc" = ["systemic sclerosis"]"#,
+        )
+        .expect("valid table")
+    }
+
+    #[test]
+    fn stop_words_go_and_meaningful_words_stay() {
+        let analysed = analyse("what is the treatment for it?", &Synonyms::default(), 10);
+        let words: Vec<&str> = analysed.concepts.iter().map(|c| c.word.as_str()).collect();
+        assert_eq!(words, ["treatment"]);
+    }
+
+    #[test]
+    fn longest_synonym_phrase_wins_and_covers_each_word() {
+        let analysed = analyse("kidney failure and lumps", &table(), 10);
+        let kidney = &analysed.concepts[0];
+        assert!(kidney
+            .variants
+            .iter()
+            .any(|v| v.stems == ["renal", "failur"] && v.origin == Origin::Synonym));
+        assert!(!kidney.variants.iter().any(|v| v.stems == ["renal"]));
+        let lump = analysed
+            .concepts
+            .iter()
+            .find(|c| c.word == "lumps")
+            .expect("lumps kept");
+        assert!(lump.variants.iter().any(|v| v.stems == ["nodul"]));
+    }
+
+    #[test]
+    fn query_syntax_is_only_words() {
+        for question in [
+            "C++?",
+            "\"unbalanced",
+            "field:value",
+            "AND OR NOT",
+            "(",
+            "*",
+            "\\",
+        ] {
+            let analysed = analyse(question, &Synonyms::default(), 10);
+            assert!(analysed
+                .concepts
+                .iter()
+                .all(|c| c.stem.chars().all(char::is_alphanumeric)));
+        }
+    }
+
+    #[test]
+    fn mentions_and_links_are_not_words() {
+        let analysed = analyse(
+            "<@123> @citebot <@&456> see https://example.com/x?q=1 diltiazem",
+            &Synonyms::default(),
+            10,
+        );
+        let words: Vec<&str> = analysed.concepts.iter().map(|c| c.word.as_str()).collect();
+        assert_eq!(words, ["see", "diltiazem"]);
+    }
+
+    #[test]
+    fn citation_questions_are_recognised() {
+        assert!(analyse("which journal published it", &Synonyms::default(), 10).wants_citation);
+        assert_eq!(
+            analyse("show me reference 15", &Synonyms::default(), 10).reference_number,
+            Some(15)
+        );
+        assert!(!analyse("how is it treated", &Synonyms::default(), 10).wants_citation);
+    }
+
+    #[test]
+    fn term_budget_bounds_long_questions() {
+        let long = (0..500)
+            .map(|i| format!("word{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(analyse(&long, &Synonyms::default(), 48).concepts.len(), 48);
+    }
+}

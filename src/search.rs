@@ -1,0 +1,565 @@
+//! Retrieval and ranking: from an analysed question to ranked passages, the sentences that
+//! answer, and the decision to answer or abstain.
+//!
+//! 1. Each meaningful word of the question becomes a concept with variants: the word itself,
+//!    its synonyms, and, when the index does not know the word, its closest spelling in the
+//!    index's own term dictionary (never outranking exact words).
+//! 2. tantivy's BM25 over text, section headings and title fetches candidates.
+//! 3. Candidates are re-ranked by how much of the question they cover (each concept weighted
+//!    by its rarity), which is also the evidence the abstention decision rests on.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::tokenizer::TokenStream;
+use tantivy::{DocAddress, TantivyDocument, Term};
+
+use crate::answer::{AbstainReason, Answer, Hit, Verdict};
+use crate::config::SearchSettings;
+use crate::index::{Fields, OpenIndex};
+use crate::passage::{Passage, PassageKind};
+use crate::query::{self, AnalysedQuestion, Concept, Origin, Synonyms, Variant};
+
+/// Decoded passages with their words, kept between questions: decoding and analysing a
+/// passage costs more than scoring it.
+#[derive(Default)]
+pub struct PassageCache {
+    entries: Mutex<HashMap<DocAddress, Arc<AnalysedPassage>>>,
+}
+
+/// Bound on cached passages, so a huge corpus cannot grow memory without limit.
+const CACHE_CAPACITY: usize = 50_000;
+
+/// A passage and the stems of its words, whole and per sentence.
+pub struct AnalysedPassage {
+    pub passage: Passage,
+    /// Stems of the text, the section headings and the title.
+    stems: HashSet<String>,
+    /// Stems of each sentence.
+    sentence_stems: Vec<HashSet<String>>,
+}
+
+impl PassageCache {
+    fn get(
+        &self,
+        searcher: &tantivy::Searcher,
+        fields: &Fields,
+        address: DocAddress,
+    ) -> Option<Arc<AnalysedPassage>> {
+        if let Ok(entries) = self.entries.lock() {
+            if let Some(found) = entries.get(&address) {
+                return Some(Arc::clone(found));
+            }
+        }
+        let document: TantivyDocument = searcher.doc(address).ok()?;
+        let bytes = document.get_first(fields.payload)?.as_bytes()?;
+        let passage: Passage = serde_json::from_slice(bytes).ok()?;
+        let analysed = Arc::new(analyse_passage(passage));
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_CAPACITY {
+                entries.clear();
+            }
+            entries.insert(address, Arc::clone(&analysed));
+        }
+        Some(analysed)
+    }
+}
+
+fn analyse_passage(passage: Passage) -> AnalysedPassage {
+    let mut analyzer = crate::index::analyzer();
+    let mut stem_set = |text: &str, into: &mut HashSet<String>| {
+        let mut stream = analyzer.token_stream(text);
+        while stream.advance() {
+            into.insert(stream.token().text.clone());
+        }
+    };
+    let mut stems = HashSet::new();
+    stem_set(&crate::index::searchable_text(&passage), &mut stems);
+    stem_set(&passage.section_path.0.join(" "), &mut stems);
+    stem_set(&passage.article_title, &mut stems);
+    let mut sentence_stems = Vec::with_capacity(passage.sentences.len());
+    for index in 0..passage.sentences.len() {
+        let mut set = HashSet::new();
+        let sentence = passage.sentence_text(index);
+        stem_set(&crate::article::strip_markers(sentence), &mut set);
+        sentence_stems.push(set);
+    }
+    AnalysedPassage {
+        passage,
+        stems,
+        sentence_stems,
+    }
+}
+
+/// A concept with what the index knows of it.
+struct WeightedConcept {
+    concept: Concept,
+    /// Inverse document frequency of the concept's best-known variant; for a word the index
+    /// does not know at all, the weight of a rare word (it is what the question is about).
+    idf: f32,
+    /// Whether any variant occurs in the index.
+    known: bool,
+}
+
+/// Answers `question` from `open`, returning at most `top` hits.
+pub fn answer(
+    open: &OpenIndex,
+    cache: &PassageCache,
+    synonyms: &Synonyms,
+    settings: &SearchSettings,
+    question: &str,
+    top: usize,
+) -> Answer {
+    let started = Instant::now();
+    let finish = |verdict: Verdict, hits: Vec<Hit>| Answer {
+        question: question.to_string(),
+        verdict,
+        hits,
+        took: started.elapsed(),
+    };
+    let text = query::truncate_chars(question, settings.max_question_chars);
+    let analysed = query::analyse(text, synonyms, settings.max_query_terms);
+    if analysed.concepts.is_empty() && analysed.reference_number.is_none() {
+        return finish(
+            Verdict::Abstained(AbstainReason::NoSearchableWords),
+            Vec::new(),
+        );
+    }
+
+    let searcher = open.reader.searcher();
+    let fields = &open.fields;
+    let concepts = weigh_concepts(&searcher, fields, analysed.concepts.clone(), settings);
+    let query = build_query(fields, &concepts, settings);
+    let limit = settings.candidates.max(top);
+    let candidates = match searcher.search(&query, &TopDocs::with_limit(limit)) {
+        Ok(candidates) => candidates,
+        Err(error) => {
+            tracing::warn!(%error, "search failed");
+            Vec::new()
+        }
+    };
+    let mut ranked = rank(&searcher, fields, cache, &concepts, &analysed, candidates);
+    if let Some(number) = analysed.reference_number {
+        promote_reference(&searcher, fields, cache, &mut ranked, number);
+    }
+
+    let Some(best) = ranked.first() else {
+        return finish(Verdict::Abstained(AbstainReason::NoMatch), Vec::new());
+    };
+    if best.coverage < settings.min_coverage && analysed.reference_number.is_none() {
+        return finish(Verdict::Abstained(AbstainReason::WeakEvidence), Vec::new());
+    }
+    let hits = ranked
+        .into_iter()
+        .take(top)
+        .map(|candidate| Hit {
+            best_sentences: candidate.best_sentences,
+            score: candidate.score,
+            passage: candidate.analysed.passage.clone(),
+        })
+        .collect();
+    finish(Verdict::Answered, hits)
+}
+
+fn weigh_concepts(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    concepts: Vec<Concept>,
+    settings: &SearchSettings,
+) -> Vec<WeightedConcept> {
+    let documents = searcher.num_docs().max(1) as f32;
+    let doc_freq = |stem: &str| -> u64 {
+        [fields.text, fields.section, fields.title]
+            .iter()
+            .map(|&field| {
+                searcher
+                    .doc_freq(&Term::from_field_text(field, stem))
+                    .unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let idf = |df: u64| -> f32 { (1.0 + (documents - df as f32 + 0.5) / (df as f32 + 0.5)).ln() };
+    let _ = settings;
+    concepts
+        .into_iter()
+        .map(|mut concept| {
+            let asked_known = concept
+                .variants
+                .iter()
+                .any(|v| v.origin == Origin::Asked && v.stems.iter().all(|s| doc_freq(s) > 0));
+            if !asked_known && concept.variants.iter().any(|v| v.origin == Origin::Asked) {
+                if let Some(correction) = correct_spelling(searcher, fields, &concept.stem) {
+                    concept.variants.push(Variant {
+                        stems: vec![correction],
+                        origin: Origin::Correction,
+                    });
+                }
+            }
+            let best_df = concept
+                .variants
+                .iter()
+                .filter_map(|v| v.stems.iter().map(|s| doc_freq(s)).min())
+                .filter(|&df| df > 0)
+                .min();
+            let known = best_df.is_some();
+            WeightedConcept {
+                idf: match best_df {
+                    Some(df) => idf(df),
+                    None => idf(1),
+                },
+                known,
+                concept,
+            }
+        })
+        .collect()
+}
+
+/// The closest word to `stem` in the index's text vocabulary: one edit for short words, two
+/// for long ones; among equals, the most frequent.
+fn correct_spelling(searcher: &tantivy::Searcher, fields: &Fields, stem: &str) -> Option<String> {
+    let length = stem.chars().count();
+    if length < 4 || !stem.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    let distance = if length < 7 { 1 } else { 2 };
+    let builder = levenshtein_automata::LevenshteinAutomatonBuilder::new(distance, true);
+    let dfa = builder.build_dfa(stem);
+    let mut best: Option<(u8, u32, String)> = None;
+    for segment in searcher.segment_readers() {
+        let Ok(inverted) = segment.inverted_index(fields.text) else {
+            continue;
+        };
+        let Ok(mut stream) = inverted.terms().search(DfaAutomaton(&dfa)).into_stream() else {
+            continue;
+        };
+        while stream.advance() {
+            let Ok(word) = std::str::from_utf8(stream.key()) else {
+                continue;
+            };
+            let edits = match dfa.eval(word) {
+                levenshtein_automata::Distance::Exact(edits) => edits,
+                levenshtein_automata::Distance::AtLeast(_) => continue,
+            };
+            let frequency = stream.value().doc_freq;
+            let better = match &best {
+                None => true,
+                Some((best_edits, best_frequency, _)) => {
+                    edits < *best_edits || (edits == *best_edits && frequency > *best_frequency)
+                }
+            };
+            if better {
+                best = Some((edits, frequency, word.to_string()));
+            }
+        }
+    }
+    best.map(|(_, _, word)| word)
+}
+
+/// A Levenshtein DFA walked over tantivy's term dictionary (the same wrapper tantivy's fuzzy
+/// query uses internally, which is not public).
+struct DfaAutomaton<'a>(&'a levenshtein_automata::DFA);
+
+impl tantivy_fst::Automaton for DfaAutomaton<'_> {
+    type State = u32;
+
+    fn start(&self) -> u32 {
+        self.0.initial_state()
+    }
+
+    fn is_match(&self, state: &u32) -> bool {
+        matches!(
+            self.0.distance(*state),
+            levenshtein_automata::Distance::Exact(_)
+        )
+    }
+
+    fn can_match(&self, state: &u32) -> bool {
+        *state != levenshtein_automata::SINK_STATE
+    }
+
+    fn accept(&self, state: &u32, byte: u8) -> u32 {
+        self.0.transition(*state, byte)
+    }
+}
+
+fn origin_weight(origin: Origin, settings: &SearchSettings) -> f32 {
+    match origin {
+        Origin::Asked => 1.0,
+        Origin::Synonym => settings.synonym_weight,
+        Origin::Correction => settings.fuzzy_weight,
+    }
+}
+
+fn build_query(
+    fields: &Fields,
+    concepts: &[WeightedConcept],
+    settings: &SearchSettings,
+) -> BooleanQuery {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut seen: HashSet<(String, u32)> = HashSet::new();
+    for weighted in concepts {
+        for variant in &weighted.concept.variants {
+            let weight = origin_weight(variant.origin, settings) / variant.stems.len() as f32;
+            for stem in &variant.stems {
+                for (field, boost) in [
+                    (fields.text, 1.0),
+                    (fields.section, settings.section_boost),
+                    (fields.title, settings.title_boost),
+                ] {
+                    if !seen.insert((stem.clone(), field.field_id())) {
+                        continue;
+                    }
+                    let term = Term::from_field_text(field, stem);
+                    let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(query), weight * boost)),
+                    ));
+                }
+            }
+        }
+    }
+    BooleanQuery::new(clauses)
+}
+
+/// A candidate after re-ranking.
+struct Ranked {
+    analysed: Arc<AnalysedPassage>,
+    score: f32,
+    coverage: f32,
+    best_sentences: Vec<usize>,
+}
+
+/// How well a set of stems holds a concept: 1 for the asked word, less for an expansion.
+fn concept_match(concept: &Concept, stems: &HashSet<String>) -> f32 {
+    concept
+        .variants
+        .iter()
+        .filter(|variant| variant.stems.iter().all(|s| stems.contains(s)))
+        .map(|variant| match variant.origin {
+            Origin::Asked => 1.0,
+            Origin::Synonym => 0.8,
+            Origin::Correction => 0.9,
+        })
+        .fold(0.0, f32::max)
+}
+
+fn rank(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    cache: &PassageCache,
+    concepts: &[WeightedConcept],
+    analysed: &AnalysedQuestion,
+    candidates: Vec<(f32, DocAddress)>,
+) -> Vec<Ranked> {
+    let max_bm25 = candidates
+        .iter()
+        .map(|(s, _)| *s)
+        .fold(0.0f32, f32::max)
+        .max(1e-6);
+    // Words that only say "give me a citation" are not part of what the passage must cover.
+    let content: Vec<&WeightedConcept> = concepts
+        .iter()
+        .filter(|c| !(analysed.wants_citation && c.concept.is_cue))
+        .collect();
+    let total_weight: f32 = content.iter().map(|c| c.idf).sum::<f32>().max(1e-6);
+
+    let mut ranked: Vec<Ranked> = Vec::with_capacity(candidates.len());
+    for (bm25, address) in candidates {
+        let Some(passage) = cache.get(searcher, fields, address) else {
+            continue;
+        };
+        let covered: f32 = content
+            .iter()
+            .map(|c| c.idf * concept_match(&c.concept, &passage.stems))
+            .sum();
+        let coverage = covered / total_weight;
+        let best_sentences = best_sentences(&passage, &content);
+        let is_reference = !matches!(passage.passage.kind, PassageKind::Body | PassageKind::Note);
+        let kind_factor = match (is_reference, analysed.wants_citation) {
+            (true, false) => 0.35,
+            (false, true) => 0.8,
+            _ => 1.0,
+        };
+        let score = (0.5 * bm25 / max_bm25 + coverage) * kind_factor;
+        ranked.push(Ranked {
+            analysed: passage,
+            score,
+            coverage,
+            best_sentences,
+        });
+    }
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+
+    if analysed.wants_citation {
+        follow_citations(searcher, fields, cache, &mut ranked);
+    }
+    ranked
+}
+
+/// For a question about a cited work ("which journal was the scrotal case in?"), the work is
+/// the one cited by the best body passage's answering sentence: its reference entry goes first.
+fn follow_citations(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    cache: &PassageCache,
+    ranked: &mut Vec<Ranked>,
+) {
+    let Some(best_body) = ranked
+        .iter()
+        .find(|r| matches!(r.analysed.passage.kind, PassageKind::Body))
+    else {
+        return;
+    };
+    let best_reference_score = ranked
+        .iter()
+        .filter(|r| matches!(r.analysed.passage.kind, PassageKind::Reference(_)))
+        .map(|r| r.score)
+        .fold(0.0f32, f32::max);
+    // A reference matched on its own words (authors, title, journal) beats one reached only
+    // through the body passage when it is clearly stronger.
+    if best_reference_score > best_body.score * 1.25 {
+        return;
+    }
+    let cited: Vec<u32> = best_body
+        .best_sentences
+        .iter()
+        .flat_map(|&i| best_body.analysed.passage.sentences[i].refs())
+        .map(|n| n.0)
+        .collect();
+    let article = best_body.analysed.passage.article.clone();
+    let body_coverage = best_body.coverage;
+    let lead_score = ranked.first().map(|r| r.score).unwrap_or(0.0);
+    for (position, number) in cited.into_iter().enumerate() {
+        let boost = lead_score + 1.0 - position as f32 * 0.01;
+        if let Some(found) = ranked.iter_mut().find(|r| {
+            r.analysed.passage.article == article
+                && r.analysed.passage.kind
+                    == PassageKind::Reference(crate::citation::RefNumber(number))
+        }) {
+            found.score = found.score.max(boost);
+            continue;
+        }
+        if let Some(analysed) = fetch_reference(searcher, fields, cache, &article, number) {
+            ranked.push(Ranked {
+                coverage: body_coverage,
+                analysed,
+                score: boost,
+                best_sentences: vec![0],
+            });
+        }
+    }
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+}
+
+fn fetch_reference(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    cache: &PassageCache,
+    article: &str,
+    number: u32,
+) -> Option<Arc<AnalysedPassage>> {
+    let id = format!("{article}#ref{number}");
+    let query = TermQuery::new(
+        Term::from_field_text(fields.id, &id),
+        IndexRecordOption::Basic,
+    );
+    let top = searcher.search(&query, &TopDocs::with_limit(1)).ok()?;
+    let (_, address) = top.first()?;
+    cache.get(searcher, fields, *address)
+}
+
+/// "reference 15": that entry first (of the best-ranked article, or the first article).
+fn promote_reference(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    cache: &PassageCache,
+    ranked: &mut Vec<Ranked>,
+    number: u32,
+) {
+    let article = ranked
+        .first()
+        .map(|r| r.analysed.passage.article.clone())
+        .or_else(|| first_article(searcher, fields));
+    let Some(article) = article else {
+        return;
+    };
+    let Some(analysed) = fetch_reference(searcher, fields, cache, &article, number) else {
+        return;
+    };
+    ranked.retain(|r| r.analysed.passage.id != analysed.passage.id);
+    let score = ranked.first().map(|r| r.score).unwrap_or(0.0) + 1.0;
+    ranked.insert(
+        0,
+        Ranked {
+            analysed,
+            score,
+            coverage: 1.0,
+            best_sentences: vec![0],
+        },
+    );
+}
+
+fn first_article(searcher: &tantivy::Searcher, fields: &Fields) -> Option<String> {
+    let query = TermQuery::new(
+        Term::from_field_text(fields.kind, "article"),
+        IndexRecordOption::Basic,
+    );
+    let top = searcher.search(&query, &TopDocs::with_limit(1)).ok()?;
+    let (_, address) = top.first()?;
+    let document: TantivyDocument = searcher.doc(*address).ok()?;
+    let id = document.get_first(fields.id)?.as_str()?;
+    id.strip_suffix("#article").map(str::to_string)
+}
+
+/// The sentence that answers best: the one covering most of the question's weight; a second
+/// one when it covers what the first does not.
+fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> Vec<usize> {
+    let score = |index: usize, exclude: &HashSet<usize>| -> f32 {
+        concepts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !exclude.contains(i))
+            .map(|(_, c)| c.idf * concept_match(&c.concept, &passage.sentence_stems[index]))
+            .sum()
+    };
+    let count = passage.sentence_stems.len();
+    if count == 0 {
+        return Vec::new();
+    }
+    let nothing = HashSet::new();
+    let first = (0..count)
+        .map(|i| (i, score(i, &nothing)))
+        .fold((0, f32::MIN), |best, current| {
+            if current.1 > best.1 {
+                current
+            } else {
+                best
+            }
+        });
+    if first.1 <= 0.0 {
+        return vec![0];
+    }
+    let covered: HashSet<usize> = concepts
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| concept_match(&c.concept, &passage.sentence_stems[first.0]) > 0.0)
+        .map(|(i, _)| i)
+        .collect();
+    let second = (0..count)
+        .filter(|&i| i != first.0)
+        .map(|i| (i, score(i, &covered)))
+        .fold(
+            (0, 0.0f32),
+            |best, current| if current.1 > best.1 { current } else { best },
+        );
+    if second.1 > 0.0 && second.1 >= first.1 * 0.5 {
+        return vec![first.0, second.0];
+    }
+    vec![first.0]
+}
