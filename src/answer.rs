@@ -14,6 +14,9 @@ pub struct Hit {
     pub passage: Passage,
     /// Ranking score (higher is better); comparable only within one answer.
     pub score: f32,
+    /// Share of the question's informative words (weighted by rarity) the passage holds,
+    /// from 0 to 1: the evidence behind answering or abstaining.
+    pub coverage: f32,
     /// Indexes into `passage.sentences` of the sentence(s) that answer best, best first.
     pub best_sentences: Vec<usize>,
 }
@@ -54,6 +57,9 @@ pub enum AbstainReason {
     NoMatch,
     /// Passages match, but too little of the question to be an answer.
     WeakEvidence,
+    /// The question asks about something (a treatment, a dose, a cost…) that the corpus never
+    /// mentions; [`Answer::not_in_article`] names it.
+    NotInArticle,
 }
 
 impl AbstainReason {
@@ -66,6 +72,9 @@ impl AbstainReason {
             }
             AbstainReason::WeakEvidence => {
                 "the closest passages match only a small part of the question"
+            }
+            AbstainReason::NotInArticle => {
+                "the question asks about something the article never mentions"
             }
         }
     }
@@ -88,6 +97,9 @@ pub struct Answer {
     /// Ranked passages, best first. Empty when the verdict is [`Verdict::Abstained`]: an
     /// abstention never shows unrelated text as if it answered.
     pub hits: Vec<Hit>,
+    /// Words of the question that name a specific thing (a treatment, a dose, a cost…) the
+    /// corpus never mentions, as the user wrote them.
+    pub not_in_article: Vec<String>,
     /// Time spent answering, analysis to abstention decision.
     #[serde(serialize_with = "serialize_micros")]
     pub took: Duration,

@@ -202,10 +202,10 @@ static MARKER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)
         \[ (?P<label> [0-9]{1,4} | [a-z]{1,2} | (?:note|nb|n)\s?[0-9]{1,3} | [a-z][a-z \-–?]{2,40} ) \]
-        (?: : \s* (?P<locator>
-                (?:pp?\.\s*)? [0-9A-Za-z]{1,8}
-                (?: \s* [–—-] \s* [0-9A-Za-z]{1,8} )?
-                (?: ,\s* [0-9]{1,6} (?: [–—-][0-9]{1,6} )? )*
+        (?: : [\s&&[^\n]]* (?P<locator>
+                (?:pp?\.[\s&&[^\n]]*)? [0-9A-Za-z]{1,8}
+                (?: [\s&&[^\n]]* [–—-] [\s&&[^\n]]* [0-9A-Za-z]{1,8} )?
+                (?: ,[\s&&[^\n]]* [0-9]{1,6} (?: [–—-][0-9]{1,6} )? )*
             ) \x{200A}? )?",
     )
     .expect("marker regex is valid")
@@ -703,11 +703,17 @@ pub fn split_sentences(text: &str) -> Vec<Sentence> {
         let piece = &text[start..boundary];
         let leading = piece.len() - piece.trim_start().len();
         let trailing = piece.len() - piece.trim_end().len();
-        let (sentence_start, sentence_end) = (start + leading, boundary - trailing);
+        let sentence_start = start + leading;
         start = boundary;
-        if sentence_start >= sentence_end {
+        if sentence_start >= boundary - trailing {
             continue;
         }
+        // A marker's locator may end in a hair space, which trimming would cut off.
+        let sentence_end = markers
+            .iter()
+            .filter(|m| m.start >= sentence_start && m.start < boundary)
+            .map(|m| m.end)
+            .fold(boundary - trailing, usize::max);
         let own_markers = markers
             .iter()
             .filter(|m| m.start >= sentence_start && m.end <= sentence_end)

@@ -17,8 +17,8 @@ pub struct Config {
     pub corpus_dir: PathBuf,
     /// Folder the index is built in (generated; safe to delete).
     pub index_dir: PathBuf,
-    /// The lay/clinical vocabulary table applied to questions.
-    pub synonyms_file: PathBuf,
+    /// Synonyms and specific terms applied to questions (see corpus/vocabulary.toml).
+    pub vocabulary_file: PathBuf,
     pub passages: PassageSettings,
     pub search: SearchSettings,
     pub discord: crate::discord::DiscordSettings,
@@ -52,6 +52,16 @@ pub struct SearchSettings {
     pub section_boost: f32,
     /// Boost of a match in the article title and other names.
     pub title_boost: f32,
+    /// Weight of a question word the corpus does not contain at all, relative to the rarest
+    /// word it does contain. Such words are often what the question is really about ("laser",
+    /// "insurance"), so they count against answering; but people also use filler words.
+    pub unknown_word_weight: f32,
+    /// Weight of the BM25 score (normalised to the best candidate) in the final ranking.
+    pub bm25_weight: f32,
+    /// Weight of the best sentence's coverage of the question in the final ranking.
+    pub sentence_weight: f32,
+    /// Added to the lead's passages (the article's own summary) in the final ranking.
+    pub lead_bonus: f32,
     /// Abstain when the best passage covers less than this share of the question's
     /// informative words (weighted by rarity).
     pub min_coverage: f32,
@@ -62,7 +72,7 @@ impl Default for Config {
         Config {
             corpus_dir: PathBuf::from("corpus"),
             index_dir: PathBuf::from("index"),
-            synonyms_file: PathBuf::from("corpus/synonyms.toml"),
+            vocabulary_file: PathBuf::from("corpus/vocabulary.toml"),
             passages: PassageSettings::default(),
             search: SearchSettings::default(),
             discord: crate::discord::DiscordSettings::default(),
@@ -89,6 +99,10 @@ impl Default for SearchSettings {
             fuzzy_weight: 0.7,
             section_boost: 1.5,
             title_boost: 0.5,
+            unknown_word_weight: 0.7,
+            bm25_weight: 0.3,
+            sentence_weight: 0.5,
+            lead_bonus: 0.05,
             min_coverage: 0.34,
         }
     }
@@ -161,7 +175,7 @@ impl Config {
         for path in [
             &mut self.corpus_dir,
             &mut self.index_dir,
-            &mut self.synonyms_file,
+            &mut self.vocabulary_file,
         ] {
             if path.is_relative() {
                 *path = base.join(&*path);

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::corpus::ArticleInfo;
 use crate::error::{Error, Result};
 use crate::index::{self, ArticleRecord, BuildReport, OpenIndex, RebuildOptions, Staleness};
-use crate::query::Synonyms;
+use crate::query::Vocabulary;
 use crate::search::{self, PassageCache};
 
 /// An opened index with its passage cache; replaced whole when the index is rebuilt.
@@ -22,7 +22,7 @@ struct Loaded {
 /// Answers questions from the corpus through its index.
 pub struct Engine {
     config: Config,
-    synonyms: Synonyms,
+    synonyms: Vocabulary,
     loaded: RwLock<Arc<Loaded>>,
 }
 
@@ -43,7 +43,7 @@ impl Engine {
 
     /// [`Engine::open`], also saying whether the index had to be rebuilt.
     pub fn open_reporting(config: &Config) -> Result<(Engine, Preparation)> {
-        let synonyms = Synonyms::load(&config.synonyms_file)?;
+        let synonyms = Vocabulary::load(&config.vocabulary_file)?;
         let mut preparation = Preparation::UpToDate;
         if let Err(staleness) = index::check(config) {
             if let Staleness::Corrupt(ref message) = staleness {

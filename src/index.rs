@@ -129,6 +129,8 @@ pub struct ArticleRecord {
 pub struct Manifest {
     pub format: u32,
     pub program_version: String,
+    /// Hash of the sources that decide the index's content (see build.rs).
+    pub sources_hash: String,
     pub corpus_fingerprint: String,
     pub max_passage_bytes: usize,
     pub articles: usize,
@@ -142,6 +144,7 @@ impl Manifest {
     fn matches(&self, config: &Config, fingerprint: &str) -> bool {
         self.format == INDEX_FORMAT
             && self.program_version == env!("CARGO_PKG_VERSION")
+            && self.sources_hash == env!("CITEBOT_INDEX_SOURCES_HASH")
             && self.max_passage_bytes == config.passages.max_passage_bytes
             && self.corpus_fingerprint == fingerprint
     }
@@ -191,7 +194,10 @@ pub fn check(config: &Config) -> Result<(), Staleness> {
         return Err(Staleness::Missing);
     };
     let manifest = read_manifest(&generation)?;
-    if manifest.format != INDEX_FORMAT || manifest.program_version != env!("CARGO_PKG_VERSION") {
+    if manifest.format != INDEX_FORMAT
+        || manifest.program_version != env!("CARGO_PKG_VERSION")
+        || manifest.sources_hash != env!("CITEBOT_INDEX_SOURCES_HASH")
+    {
         return Err(Staleness::Stale("built by another version of citebot"));
     }
     if !manifest.matches(config, &fingerprint) {
@@ -376,6 +382,7 @@ fn write_generation(
     let manifest = Manifest {
         format: INDEX_FORMAT,
         program_version: env!("CARGO_PKG_VERSION").to_string(),
+        sources_hash: env!("CITEBOT_INDEX_SOURCES_HASH").to_string(),
         corpus_fingerprint: fingerprint.to_string(),
         max_passage_bytes: config.passages.max_passage_bytes,
         articles: articles.len(),

@@ -43,6 +43,9 @@ pub struct Concept {
     pub variants: Vec<Variant>,
     /// The word only says what kind of answer is wanted ("journal", "author"), not what about.
     pub is_cue: bool,
+    /// A function word kept only for what the synonym table says it means ("why" → cause):
+    /// it counts for less than a word of substance.
+    pub is_stop: bool,
 }
 
 /// A question, analysed.
@@ -55,11 +58,15 @@ pub struct AnalysedQuestion {
     pub reference_number: Option<u32>,
 }
 
-/// Lay and clinical vocabulary: what people write → what the article may say instead.
+/// citebot's vocabulary (`vocabulary.toml`): lay and clinical synonyms (what people write →
+/// what the article may say instead), and the specific terms a question can be about.
 #[derive(Debug, Clone, Default)]
-pub struct Synonyms {
+pub struct Vocabulary {
     /// Keyed by the first stem of the phrase a rule matches.
     rules: HashMap<String, Vec<SynonymRule>>,
+    /// Stem sequences of treatments, products, doses and practical matters: named in a
+    /// question but absent from the corpus, they mean the article does not cover the question.
+    specific_terms: Vec<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,17 +77,26 @@ struct SynonymRule {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SynonymFile {
+struct VocabularyFile {
+    #[serde(default)]
     synonyms: HashMap<String, Vec<String>>,
+    #[serde(default)]
+    specific_terms: SpecificTerms,
 }
 
-impl Synonyms {
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecificTerms {
+    terms: Vec<String>,
+}
+
+impl Vocabulary {
     /// Reads the table. A missing file is an empty table: synonyms are an aid, not a need.
-    pub fn load(path: &Path) -> Result<Synonyms> {
+    pub fn load(path: &Path) -> Result<Vocabulary> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Synonyms::default())
+                return Ok(Vocabulary::default())
             }
             Err(source) => {
                 return Err(Error::Read {
@@ -89,17 +105,24 @@ impl Synonyms {
                 })
             }
         };
-        Synonyms::parse(&text).map_err(|message| Error::Config {
+        Vocabulary::parse(&text).map_err(|message| Error::Config {
             path: path.to_path_buf(),
             message,
         })
     }
 
-    /// Parses the TOML table `[synonyms] "what people say" = ["what the article says", …]`.
-    pub fn parse(text: &str) -> std::result::Result<Synonyms, String> {
-        let file: SynonymFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    /// Parses the TOML tables `[synonyms] "what people say" = ["what the article says", …]`
+    /// and `[specific_terms] terms = [...]`.
+    pub fn parse(text: &str) -> std::result::Result<Vocabulary, String> {
+        let file: VocabularyFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
         let mut analyzer = crate::index::analyzer();
-        let mut synonyms = Synonyms::default();
+        let mut synonyms = Vocabulary::default();
+        for term in &file.specific_terms.terms {
+            let term_stems = stems(&mut analyzer, term);
+            if !term_stems.is_empty() && !synonyms.specific_terms.contains(&term_stems) {
+                synonyms.specific_terms.push(term_stems);
+            }
+        }
         for (phrase, expansions) in file.synonyms {
             let phrase_stems = stems(&mut analyzer, &phrase);
             let Some(first) = phrase_stems.first().cloned() else {
@@ -127,6 +150,13 @@ impl Synonyms {
         Ok(synonyms)
     }
 
+    /// Whether `stem` is (the first word of) a specific term.
+    pub fn is_specific_term(&self, stem: &str) -> bool {
+        self.specific_terms
+            .iter()
+            .any(|term| term.len() == 1 && term[0] == stem)
+    }
+
     pub fn len(&self) -> usize {
         self.rules.values().map(Vec::len).sum()
     }
@@ -146,259 +176,39 @@ fn stems(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
 }
 
 /// Words that carry no meaning in a question: function words, question words, chat.
+#[rustfmt::skip]
 const STOP_WORDS: &[&str] = &[
-    "a",
-    "about",
-    "above",
-    "after",
-    "again",
-    "against",
-    "all",
-    "also",
-    "am",
-    "an",
-    "and",
-    "any",
-    "anyone",
-    "anything",
-    "are",
-    "as",
-    "at",
-    "be",
-    "because",
-    "been",
-    "before",
-    "being",
-    "below",
-    "between",
-    "both",
-    "but",
-    "by",
-    "can",
-    "could",
-    "did",
-    "do",
-    "does",
-    "doing",
-    "don",
-    "down",
-    "during",
-    "each",
-    "else",
-    "ever",
-    "every",
-    "few",
-    "for",
-    "from",
-    "further",
-    "get",
-    "gets",
-    "getting",
-    "go",
-    "goes",
-    "going",
-    "got",
-    "had",
-    "has",
-    "have",
-    "having",
-    "he",
-    "her",
-    "here",
-    "hers",
-    "herself",
-    "him",
-    "himself",
-    "his",
-    "how",
-    "i",
-    "if",
-    "im",
-    "in",
-    "into",
-    "is",
-    "isn",
-    "it",
-    "its",
-    "itself",
-    "just",
-    "know",
-    "let",
-    "like",
-    "ll",
-    "lot",
-    "lots",
-    "loads",
-    "me",
-    "might",
-    "more",
-    "most",
-    "much",
-    "must",
-    "my",
-    "myself",
-    "no",
-    "nor",
-    "not",
-    "now",
-    "of",
-    "off",
-    "often",
-    "on",
-    "once",
-    "one",
-    "only",
-    "or",
-    "other",
-    "our",
-    "ours",
-    "ourselves",
-    "out",
-    "over",
-    "own",
-    "please",
-    "pls",
-    "plz",
-    "pretty",
-    "quite",
-    "re",
-    "really",
-    "s",
-    "same",
-    "she",
-    "should",
-    "so",
-    "some",
-    "something",
-    "still",
-    "such",
-    "t",
-    "tell",
-    "than",
-    "thanks",
-    "that",
-    "thats",
-    "the",
-    "their",
-    "theirs",
-    "them",
-    "themselves",
-    "then",
-    "there",
-    "these",
-    "they",
-    "thing",
-    "things",
-    "this",
-    "those",
-    "through",
-    "to",
-    "too",
-    "totally",
-    "under",
-    "until",
-    "up",
-    "us",
-    "usually",
-    "ve",
-    "very",
-    "was",
-    "wasn",
-    "way",
-    "we",
-    "were",
-    "what",
-    "whats",
-    "when",
-    "where",
-    "which",
-    "while",
-    "who",
-    "whom",
-    "why",
-    "will",
-    "with",
-    "would",
-    "you",
-    "your",
-    "yours",
-    "yourself",
-    "hi",
-    "hello",
-    "hey",
-    "ok",
-    "okay",
-    "yes",
-    "yeah",
-    "anybody",
-    "someone",
-    "somebody",
-    "mean",
-    "means",
-    "there's",
-    "it's",
-    "what's",
-    "i'm",
-    "can't",
-    "don't",
-    "doesn't",
-    "isn't",
-    "wanna",
-    "gonna",
-    "u",
-    "ur",
-    "y",
-    "d",
-    "m",
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any",
+    "anyone", "anything", "are", "as", "at", "be", "because", "been", "before", "being", "below",
+    "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "don", "down",
+    "during", "each", "else", "ever", "every", "few", "for", "from", "further", "get", "gets",
+    "getting", "go", "goes", "going", "got", "had", "has", "have", "having", "he", "her", "here",
+    "hers", "herself", "him", "himself", "his", "how", "i", "if", "im", "in", "into", "is", "isn",
+    "it", "its", "itself", "just", "know", "let", "like", "ll", "lot", "lots", "loads", "me",
+    "might", "more", "most", "much", "must", "my", "myself", "no", "nor", "not", "now", "of",
+    "off", "often", "on", "once", "one", "only", "or", "other", "our", "ours", "ourselves", "out",
+    "over", "own", "please", "pls", "plz", "pretty", "quite", "re", "really", "s", "same", "she",
+    "should", "so", "some", "something", "still", "such", "t", "tell", "than", "thanks", "that",
+    "thats", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they",
+    "thing", "things", "this", "those", "through", "to", "too", "totally", "under", "until", "up",
+    "us", "usually", "ve", "very", "was", "wasn", "way", "we", "were", "what", "whats", "when",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your",
+    "yours", "yourself", "hi", "hello", "hey", "ok", "okay", "yes", "yeah", "anybody", "someone",
+    "somebody", "mean", "means", "there's", "it's", "what's", "i'm", "can't", "don't", "doesn't",
+    "isn't", "wanna", "gonna", "u", "ur", "y", "d", "m",
 ];
 
 /// Words that say the question is about the cited works.
+#[rustfmt::skip]
 const CITATION_CUES: &[&str] = &[
-    "journal",
-    "journals",
-    "author",
-    "authors",
-    "authored",
-    "wrote",
-    "written",
-    "writer",
-    "publish",
-    "published",
-    "publisher",
-    "publication",
-    "paper",
-    "papers",
-    "cite",
-    "cited",
-    "cites",
-    "citation",
-    "citations",
-    "reference",
-    "references",
-    "ref",
-    "refs",
-    "source",
-    "sources",
-    "pmid",
-    "pubmed",
-    "doi",
-    "pmc",
-    "isbn",
-    "issn",
-    "chapter",
-    "book",
-    "textbook",
-    "edition",
-    "volume",
-    "issue",
-    "pages",
-    "retrieved",
-    "link",
-    "links",
+    "journal", "journals", "author", "authors", "authored", "wrote", "written", "writer",
+    "publish", "published", "publisher", "publication", "paper", "papers", "cite", "cited",
+    "cites", "citation", "citations", "reference", "references", "ref", "refs", "source",
+    "sources", "pmid", "pubmed", "doi", "pmc", "isbn", "issn", "chapter", "book", "textbook",
+    "edition", "retrieved",
 ];
 
-/// The generic words of the medical subject every article here is about; they say little
-/// about *which* passage answers.
+/// Stems of the stop words, sorted for binary search.
 static STOP_STEMS: LazyLock<Vec<String>> = LazyLock::new(|| {
     let mut analyzer = crate::index::analyzer();
     let mut out: Vec<String> = STOP_WORDS
@@ -442,7 +252,7 @@ pub fn truncate_chars(question: &str, max_chars: usize) -> &str {
 }
 
 /// Analyses a question. `max_terms` bounds the work a pasted wall of text can cause.
-pub fn analyse(question: &str, synonyms: &Synonyms, max_terms: usize) -> AnalysedQuestion {
+pub fn analyse(question: &str, synonyms: &Vocabulary, max_terms: usize) -> AnalysedQuestion {
     let reference_number = REFERENCE_BY_NUMBER.captures(question).and_then(|captures| {
         captures
             .get(1)
@@ -452,13 +262,30 @@ pub fn analyse(question: &str, synonyms: &Synonyms, max_terms: usize) -> Analyse
     let cleaned = NOISE.replace_all(question, " ");
     let mut analyzer = crate::index::analyzer();
     let mut words: Vec<(String, String)> = Vec::new();
+    // "pre-existing" is one word in the article ("preexisting"): keep the joined form too.
+    let mut joined: Vec<Vec<Vec<String>>> = Vec::new();
+    let mut previous_end: Option<usize> = None;
     let mut tokenizer = SimpleTokenizer::default();
     let mut raw_stream = tokenizer.token_stream(&cleaned);
     while raw_stream.advance() {
-        let word = raw_stream.token().text.to_lowercase();
-        if let Some(stem) = stems(&mut analyzer, &word).into_iter().next() {
-            words.push((word, stem));
+        let token = raw_stream.token();
+        let word = token.text.to_lowercase();
+        let hyphenated =
+            previous_end.is_some_and(|end| cleaned.get(end..token.offset_from) == Some("-"));
+        previous_end = Some(token.offset_to);
+        let Some(stem) = stems(&mut analyzer, &word).into_iter().next() else {
+            continue;
+        };
+        joined.push(Vec::new());
+        if hyphenated {
+            if let Some((previous_word, _)) = words.last() {
+                let together = stems(&mut analyzer, &format!("{previous_word}{word}"));
+                let last = joined.len() - 1;
+                joined[last].push(together.clone());
+                joined[last - 1].push(together);
+            }
         }
+        words.push((word, stem));
     }
 
     let mut concepts: Vec<Concept> = Vec::new();
@@ -476,15 +303,23 @@ pub fn analyse(question: &str, synonyms: &Synonyms, max_terms: usize) -> Analyse
                     .zip(&rule.phrase)
                     .all(|((_, stem), wanted)| stem == wanted)
             {
-                for slot in &mut covered_by_phrase[start..end] {
-                    slot.extend(rule.expansions.iter().cloned());
+                // The phrase's meaning goes to its meaningful words ("under the skin" →
+                // "skin"), or to its first word when it has none ("why").
+                let mut targets: Vec<usize> = (start..end)
+                    .filter(|&i| !is_stop_word(&words[i].0, &words[i].1))
+                    .collect();
+                if targets.is_empty() {
+                    targets.push(start);
+                }
+                for target in targets {
+                    covered_by_phrase[target].extend(rule.expansions.iter().cloned());
                 }
                 break;
             }
         }
     }
     for (position, (word, stem)) in words.iter().enumerate() {
-        let is_stop = STOP_STEMS.binary_search(stem).is_ok() || word.chars().count() < 2;
+        let is_stop = is_stop_word(word, stem);
         let expansions = &covered_by_phrase[position];
         if is_stop && expansions.is_empty() {
             continue;
@@ -505,9 +340,13 @@ pub fn analyse(question: &str, synonyms: &Synonyms, max_terms: usize) -> Analyse
             stem: stem.clone(),
             variants: Vec::new(),
             is_cue,
+            is_stop,
         };
         if !is_stop {
             push_variant(&mut concept, vec![stem.clone()], Origin::Asked);
+            for together in &joined[position] {
+                push_variant(&mut concept, together.clone(), Origin::Asked);
+            }
         }
         for expansion in expansions {
             push_variant(&mut concept, expansion.clone(), Origin::Synonym);
@@ -521,6 +360,13 @@ pub fn analyse(question: &str, synonyms: &Synonyms, max_terms: usize) -> Analyse
     }
 }
 
+fn is_stop_word(word: &str, stem: &str) -> bool {
+    STOP_STEMS
+        .binary_search_by(|s| s.as_str().cmp(stem))
+        .is_ok()
+        || word.chars().count() < 2
+}
+
 fn push_variant(concept: &mut Concept, stems: Vec<String>, origin: Origin) {
     if !concept.variants.iter().any(|v| v.stems == stems) {
         concept.variants.push(Variant { stems, origin });
@@ -531,8 +377,8 @@ fn push_variant(concept: &mut Concept, stems: Vec<String>, origin: Origin) {
 mod tests {
     use super::*;
 
-    fn table() -> Synonyms {
-        Synonyms::parse(
+    fn table() -> Vocabulary {
+        Vocabulary::parse(
             r#"[synonyms]
             "lump" = ["nodule"]
             "kidney failure" = ["renal failure"]
@@ -544,7 +390,7 @@ mod tests {
 
     #[test]
     fn stop_words_go_and_meaningful_words_stay() {
-        let analysed = analyse("what is the treatment for it?", &Synonyms::default(), 10);
+        let analysed = analyse("what is the treatment for it?", &Vocabulary::default(), 10);
         let words: Vec<&str> = analysed.concepts.iter().map(|c| c.word.as_str()).collect();
         assert_eq!(words, ["treatment"]);
     }
@@ -577,7 +423,7 @@ mod tests {
             "*",
             "\\",
         ] {
-            let analysed = analyse(question, &Synonyms::default(), 10);
+            let analysed = analyse(question, &Vocabulary::default(), 10);
             assert!(analysed
                 .concepts
                 .iter()
@@ -589,7 +435,7 @@ mod tests {
     fn mentions_and_links_are_not_words() {
         let analysed = analyse(
             "<@123> @citebot <@&456> see https://example.com/x?q=1 diltiazem",
-            &Synonyms::default(),
+            &Vocabulary::default(),
             10,
         );
         let words: Vec<&str> = analysed.concepts.iter().map(|c| c.word.as_str()).collect();
@@ -598,12 +444,12 @@ mod tests {
 
     #[test]
     fn citation_questions_are_recognised() {
-        assert!(analyse("which journal published it", &Synonyms::default(), 10).wants_citation);
+        assert!(analyse("which journal published it", &Vocabulary::default(), 10).wants_citation);
         assert_eq!(
-            analyse("show me reference 15", &Synonyms::default(), 10).reference_number,
+            analyse("show me reference 15", &Vocabulary::default(), 10).reference_number,
             Some(15)
         );
-        assert!(!analyse("how is it treated", &Synonyms::default(), 10).wants_citation);
+        assert!(!analyse("how is it treated", &Vocabulary::default(), 10).wants_citation);
     }
 
     #[test]
@@ -612,6 +458,9 @@ mod tests {
             .map(|i| format!("word{i}"))
             .collect::<Vec<_>>()
             .join(" ");
-        assert_eq!(analyse(&long, &Synonyms::default(), 48).concepts.len(), 48);
+        assert_eq!(
+            analyse(&long, &Vocabulary::default(), 48).concepts.len(),
+            48
+        );
     }
 }

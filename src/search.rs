@@ -22,7 +22,7 @@ use crate::answer::{AbstainReason, Answer, Hit, Verdict};
 use crate::config::SearchSettings;
 use crate::index::{Fields, OpenIndex};
 use crate::passage::{Passage, PassageKind};
-use crate::query::{self, AnalysedQuestion, Concept, Origin, Synonyms, Variant};
+use crate::query::{self, AnalysedQuestion, Concept, Origin, Variant, Vocabulary};
 
 /// Decoded passages with their words, kept between questions: decoding and analysing a
 /// passage costs more than scoring it.
@@ -37,10 +37,15 @@ const CACHE_CAPACITY: usize = 50_000;
 /// A passage and the stems of its words, whole and per sentence.
 pub struct AnalysedPassage {
     pub passage: Passage,
-    /// Stems of the text, the section headings and the title.
+    /// Stems of the text.
     stems: HashSet<String>,
+    /// Stems of the section headings and the title, which name a topic without saying
+    /// anything about it: a match there counts for less than one in the text.
+    heading_stems: HashSet<String>,
     /// Stems of each sentence.
     sentence_stems: Vec<HashSet<String>>,
+    /// The passage only introduces a list that the plain-text copy lost ("such as: [3]").
+    is_lost_list_intro: bool,
 }
 
 impl PassageCache {
@@ -79,8 +84,9 @@ fn analyse_passage(passage: Passage) -> AnalysedPassage {
     };
     let mut stems = HashSet::new();
     stem_set(&crate::index::searchable_text(&passage), &mut stems);
-    stem_set(&passage.section_path.0.join(" "), &mut stems);
-    stem_set(&passage.article_title, &mut stems);
+    let mut heading_stems = HashSet::new();
+    stem_set(&passage.section_path.0.join(" "), &mut heading_stems);
+    stem_set(&passage.article_title, &mut heading_stems);
     let mut sentence_stems = Vec::with_capacity(passage.sentences.len());
     for index in 0..passage.sentences.len() {
         let mut set = HashSet::new();
@@ -88,10 +94,15 @@ fn analyse_passage(passage: Passage) -> AnalysedPassage {
         stem_set(&crate::article::strip_markers(sentence), &mut set);
         sentence_stems.push(set);
     }
+    let is_lost_list_intro = crate::article::strip_markers(&passage.text)
+        .trim_end()
+        .ends_with(':');
     AnalysedPassage {
         passage,
         stems,
+        heading_stems,
         sentence_stems,
+        is_lost_list_intro,
     }
 }
 
@@ -109,16 +120,17 @@ struct WeightedConcept {
 pub fn answer(
     open: &OpenIndex,
     cache: &PassageCache,
-    synonyms: &Synonyms,
+    synonyms: &Vocabulary,
     settings: &SearchSettings,
     question: &str,
     top: usize,
 ) -> Answer {
     let started = Instant::now();
-    let finish = |verdict: Verdict, hits: Vec<Hit>| Answer {
+    let finish = |verdict: Verdict, hits: Vec<Hit>, not_in_article: Vec<String>| Answer {
         question: question.to_string(),
         verdict,
         hits,
+        not_in_article,
         took: started.elapsed(),
     };
     let text = query::truncate_chars(question, settings.max_question_chars);
@@ -127,12 +139,36 @@ pub fn answer(
         return finish(
             Verdict::Abstained(AbstainReason::NoSearchableWords),
             Vec::new(),
+            Vec::new(),
         );
     }
 
     let searcher = open.reader.searcher();
     let fields = &open.fields;
     let concepts = weigh_concepts(&searcher, fields, analysed.concepts.clone(), settings);
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for weighted in &concepts {
+            let variants: Vec<String> = weighted
+                .concept
+                .variants
+                .iter()
+                .map(|v| format!("{}:{:?}", v.stems.join("+"), v.origin))
+                .collect();
+            tracing::debug!(word = %weighted.concept.word, idf = weighted.idf, known = weighted.known, cue = weighted.concept.is_cue, variants = ?variants, "concept");
+        }
+    }
+    let not_in_article: Vec<String> = concepts
+        .iter()
+        .filter(|c| !c.known && synonyms.is_specific_term(&c.concept.stem))
+        .map(|c| c.concept.word.clone())
+        .collect();
+    if !not_in_article.is_empty() && analysed.reference_number.is_none() {
+        return finish(
+            Verdict::Abstained(AbstainReason::NotInArticle),
+            Vec::new(),
+            not_in_article,
+        );
+    }
     let query = build_query(fields, &concepts, settings);
     let limit = settings.candidates.max(top);
     let candidates = match searcher.search(&query, &TopDocs::with_limit(limit)) {
@@ -142,16 +178,31 @@ pub fn answer(
             Vec::new()
         }
     };
-    let mut ranked = rank(&searcher, fields, cache, &concepts, &analysed, candidates);
+    let mut ranked = rank(
+        &searcher, fields, cache, &concepts, &analysed, candidates, settings,
+    );
     if let Some(number) = analysed.reference_number {
         promote_reference(&searcher, fields, cache, &mut ranked, number);
     }
 
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for candidate in ranked.iter().take(5) {
+            tracing::debug!(id = %candidate.analysed.passage.id, score = candidate.score, coverage = candidate.coverage, "candidate");
+        }
+    }
     let Some(best) = ranked.first() else {
-        return finish(Verdict::Abstained(AbstainReason::NoMatch), Vec::new());
+        return finish(
+            Verdict::Abstained(AbstainReason::NoMatch),
+            Vec::new(),
+            not_in_article,
+        );
     };
     if best.coverage < settings.min_coverage && analysed.reference_number.is_none() {
-        return finish(Verdict::Abstained(AbstainReason::WeakEvidence), Vec::new());
+        return finish(
+            Verdict::Abstained(AbstainReason::WeakEvidence),
+            Vec::new(),
+            not_in_article,
+        );
     }
     let hits = ranked
         .into_iter()
@@ -159,10 +210,11 @@ pub fn answer(
         .map(|candidate| Hit {
             best_sentences: candidate.best_sentences,
             score: candidate.score,
+            coverage: candidate.coverage,
             passage: candidate.analysed.passage.clone(),
         })
         .collect();
-    finish(Verdict::Answered, hits)
+    finish(Verdict::Answered, hits, not_in_article)
 }
 
 fn weigh_concepts(
@@ -184,15 +236,16 @@ fn weigh_concepts(
             .unwrap_or(0)
     };
     let idf = |df: u64| -> f32 { (1.0 + (documents - df as f32 + 0.5) / (df as f32 + 0.5)).ln() };
-    let _ = settings;
     concepts
         .into_iter()
         .map(|mut concept| {
-            let asked_known = concept
+            // Correct only a word nothing else explains: a word the synonym table maps to
+            // the article's vocabulary is understood, not misspelt.
+            let any_known = concept
                 .variants
                 .iter()
-                .any(|v| v.origin == Origin::Asked && v.stems.iter().all(|s| doc_freq(s) > 0));
-            if !asked_known && concept.variants.iter().any(|v| v.origin == Origin::Asked) {
+                .any(|v| v.stems.iter().all(|s| doc_freq(s) > 0));
+            if !any_known && concept.variants.iter().any(|v| v.origin == Origin::Asked) {
                 if let Some(correction) = correct_spelling(searcher, fields, &concept.stem) {
                     concept.variants.push(Variant {
                         stems: vec![correction],
@@ -207,11 +260,15 @@ fn weigh_concepts(
                 .filter(|&df| df > 0)
                 .min();
             let known = best_df.is_some();
+            let mut weight = match best_df {
+                Some(df) => idf(df),
+                None => idf(1) * settings.unknown_word_weight,
+            };
+            if concept.is_stop {
+                weight *= 0.5;
+            }
             WeightedConcept {
-                idf: match best_df {
-                    Some(df) => idf(df),
-                    None => idf(1),
-                },
+                idf: weight,
                 known,
                 concept,
             }
@@ -226,7 +283,9 @@ fn correct_spelling(searcher: &tantivy::Searcher, fields: &Fields, stem: &str) -
     if length < 4 || !stem.chars().all(char::is_alphabetic) {
         return None;
     }
-    let distance = if length < 7 { 1 } else { 2 };
+    // Two edits turn too many ordinary words into names ("weather" → "Wetter"): only for
+    // long words, where two slips are common and collisions rare.
+    let distance = if length < 8 { 1 } else { 2 };
     let builder = levenshtein_automata::LevenshteinAutomatonBuilder::new(distance, true);
     let dfa = builder.build_dfa(stem);
     let mut best: Option<(u8, u32, String)> = None;
@@ -337,16 +396,29 @@ struct Ranked {
 
 /// How well a set of stems holds a concept: 1 for the asked word, less for an expansion.
 fn concept_match(concept: &Concept, stems: &HashSet<String>) -> f32 {
+    concept_match_where(concept, |stem| stems.contains(stem))
+}
+
+fn concept_match_where(concept: &Concept, contains: impl Fn(&str) -> bool) -> f32 {
     concept
         .variants
         .iter()
-        .filter(|variant| variant.stems.iter().all(|s| stems.contains(s)))
+        .filter(|variant| variant.stems.iter().all(|s| contains(s)))
         .map(|variant| match variant.origin {
             Origin::Asked => 1.0,
             Origin::Synonym => 0.8,
             Origin::Correction => 0.9,
         })
         .fold(0.0, f32::max)
+}
+
+/// A concept's match in a passage: in its text, or (for less) only in its headings.
+fn passage_match(concept: &Concept, passage: &AnalysedPassage) -> f32 {
+    let in_text = concept_match(concept, &passage.stems);
+    let in_headings = concept_match_where(concept, |stem| {
+        passage.stems.contains(stem) || passage.heading_stems.contains(stem)
+    });
+    in_text.max(0.7 * in_headings)
 }
 
 fn rank(
@@ -356,6 +428,7 @@ fn rank(
     concepts: &[WeightedConcept],
     analysed: &AnalysedQuestion,
     candidates: Vec<(f32, DocAddress)>,
+    settings: &SearchSettings,
 ) -> Vec<Ranked> {
     let max_bm25 = candidates
         .iter()
@@ -376,17 +449,33 @@ fn rank(
         };
         let covered: f32 = content
             .iter()
-            .map(|c| c.idf * concept_match(&c.concept, &passage.stems))
+            .map(|c| c.idf * passage_match(&c.concept, &passage))
             .sum();
         let coverage = covered / total_weight;
-        let best_sentences = best_sentences(&passage, &content);
+        let (best_sentences, best_sentence_weight) = best_sentences(&passage, &content);
+        // One sentence that holds the question's words together answers more surely than
+        // the same words scattered over a paragraph.
+        let sentence_coverage = best_sentence_weight / total_weight;
+        let is_lead =
+            passage.passage.section_path.0.is_empty() && passage.passage.kind == PassageKind::Body;
         let is_reference = !matches!(passage.passage.kind, PassageKind::Body | PassageKind::Note);
         let kind_factor = match (is_reference, analysed.wants_citation) {
             (true, false) => 0.35,
             (false, true) => 0.8,
             _ => 1.0,
         };
-        let score = (0.5 * bm25 / max_bm25 + coverage) * kind_factor;
+        // A list introduction whose list was lost in the copy ("…the following types:")
+        // names a topic but answers nothing by itself.
+        let list_factor = if passage.is_lost_list_intro { 0.6 } else { 1.0 };
+        // The lead summarises the whole article: a small prior for it breaks ties between a
+        // general question's equally good matches in favour of the summary.
+        let lead = if is_lead { settings.lead_bonus } else { 0.0 };
+        let score = (settings.bm25_weight * bm25 / max_bm25
+            + coverage
+            + settings.sentence_weight * sentence_coverage
+            + lead)
+            * kind_factor
+            * list_factor;
         ranked.push(Ranked {
             analysed: passage,
             score,
@@ -443,6 +532,7 @@ fn follow_citations(
                     == PassageKind::Reference(crate::citation::RefNumber(number))
         }) {
             found.score = found.score.max(boost);
+            found.coverage = found.coverage.max(body_coverage);
             continue;
         }
         if let Some(analysed) = fetch_reference(searcher, fields, cache, &article, number) {
@@ -519,7 +609,7 @@ fn first_article(searcher: &tantivy::Searcher, fields: &Fields) -> Option<String
 
 /// The sentence that answers best: the one covering most of the question's weight; a second
 /// one when it covers what the first does not.
-fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> Vec<usize> {
+fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> (Vec<usize>, f32) {
     let score = |index: usize, exclude: &HashSet<usize>| -> f32 {
         concepts
             .iter()
@@ -530,7 +620,7 @@ fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> V
     };
     let count = passage.sentence_stems.len();
     if count == 0 {
-        return Vec::new();
+        return (Vec::new(), 0.0);
     }
     let nothing = HashSet::new();
     let first = (0..count)
@@ -543,7 +633,7 @@ fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> V
             }
         });
     if first.1 <= 0.0 {
-        return vec![0];
+        return (vec![0], 0.0);
     }
     let covered: HashSet<usize> = concepts
         .iter()
@@ -559,7 +649,7 @@ fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> V
             |best, current| if current.1 > best.1 { current } else { best },
         );
     if second.1 > 0.0 && second.1 >= first.1 * 0.5 {
-        return vec![first.0, second.0];
+        return (vec![first.0, second.0], first.1);
     }
-    vec![first.0]
+    (vec![first.0], first.1)
 }

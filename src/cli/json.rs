@@ -36,6 +36,8 @@ pub struct PassageJson {
     /// Reference numbers cited anywhere in the passage (a reference entry: its own number).
     pub refs: Vec<u32>,
     pub score: f32,
+    /// Share of the question's informative words the passage holds (0 to 1).
+    pub coverage: f32,
     /// "body", "reference" or "note".
     pub kind: &'static str,
     /// The sentence that answers best, exactly as in the text.
@@ -67,6 +69,7 @@ impl SearchResponse {
                     text: hit.passage.text.clone(),
                     refs: hit.passage.refs().iter().map(|n| n.0).collect(),
                     score: hit.score,
+                    coverage: hit.coverage,
                     kind: match hit.passage.kind {
                         crate::passage::PassageKind::Body => "body",
                         crate::passage::PassageKind::Reference(_) => "reference",
