@@ -109,6 +109,21 @@ impl Answer {
     pub fn answered(&self) -> bool {
         matches!(self.verdict, Verdict::Answered)
     }
+
+    /// The hits a person should see: the best one, and the others that hold at least 60% of
+    /// what it holds of the question. The rest stay in `hits` for ranking tools (JSON, eval)
+    /// but would only be noise next to an answer.
+    pub fn hits_worth_showing(&self) -> &[Hit] {
+        let Some(best) = self.hits.first() else {
+            return &[];
+        };
+        let floor = best.coverage * 0.6;
+        let shown = 1 + self.hits[1..]
+            .iter()
+            .take_while(|hit| hit.coverage >= floor)
+            .count();
+        &self.hits[..shown]
+    }
 }
 
 fn serialize_micros<S: serde::Serializer>(

@@ -201,7 +201,7 @@ const EDITORIAL_TAGS: &[&str] = &[
 static MARKER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)
-        \[ (?P<label> [0-9]{1,4} | [a-z]{1,2} | (?:note|nb|n)\s?[0-9]{1,3} | [a-z][a-z \-–?]{2,40} ) \]
+        \[ (?P<label> [0-9]{1,4} | [a-z]{1,2} | (?:note|nb|n)\s?[0-9]{1,3} | [a-z][a-z\x20\-–?]{2,40} ) \]
         (?: : [\s&&[^\n]]* (?P<locator>
                 (?:pp?\.[\s&&[^\n]]*)? [0-9A-Za-z]{1,8}
                 (?: [\s&&[^\n]]* [–—-] [\s&&[^\n]]* [0-9A-Za-z]{1,8} )?

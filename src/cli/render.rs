@@ -42,10 +42,12 @@ pub fn write_answer(
 ) -> io::Result<()> {
     let articles = engine.articles();
     match &answer.verdict {
-        Verdict::Abstained(reason) => write_no_answer(out, &articles, reason.explain()),
+        Verdict::Abstained(reason) => {
+            write_no_answer(out, &articles, reason.explain(), &answer.not_in_article)
+        }
         Verdict::Answered => {
-            let Some((first, rest)) = answer.hits.split_first() else {
-                return write_no_answer(out, &articles, "no passage matched");
+            let Some((first, rest)) = answer.hits_worth_showing().split_first() else {
+                return write_no_answer(out, &articles, "no passage matched", &[]);
             };
             write_hit_heading(out, first)?;
             if let Some(sentence) = first.best_sentence() {
@@ -68,7 +70,7 @@ pub fn write_answer(
                 }
             }
             write_sources(out, engine, answer)?;
-            write_footer(out, &articles, &answer.hits)
+            write_footer(out, &articles, answer.hits_worth_showing())
         }
     }
 }
@@ -122,7 +124,7 @@ fn one_line(text: &str) -> String {
 /// The references cited by what was shown, with short citations and links.
 fn write_sources(out: &mut dyn Write, engine: &Engine, answer: &Answer) -> io::Result<()> {
     let mut shown: Vec<(String, RefNumber)> = Vec::new();
-    for (position, hit) in answer.hits.iter().enumerate() {
+    for (position, hit) in answer.hits_worth_showing().iter().enumerate() {
         // The first passage is shown whole, so all its references; the others by one sentence.
         let numbers = if position == 0 {
             hit.passage.refs()
@@ -189,18 +191,38 @@ fn write_footer(out: &mut dyn Write, articles: &[ArticleInfo], hits: &[Hit]) -> 
     writeln!(out, "This is the article's text, not medical advice.")
 }
 
-fn write_no_answer(out: &mut dyn Write, articles: &[ArticleInfo], why: &str) -> io::Result<()> {
+fn write_no_answer(
+    out: &mut dyn Write,
+    articles: &[ArticleInfo],
+    why: &str,
+    not_in_article: &[String],
+) -> io::Result<()> {
     let titles: Vec<String> = articles
         .iter()
         .map(|a| format!("\"{}\"", a.title))
         .collect();
-    writeln!(
-        out,
-        "No answer: the article{} {} do{} not say ({why}).",
-        if articles.len() == 1 { "" } else { "s" },
-        titles.join(", "),
-        if articles.len() == 1 { "es" } else { "" },
-    )?;
+    let one = articles.len() == 1;
+    let subject = format!(
+        "the article{} {}",
+        if one { "" } else { "s" },
+        titles.join(", ")
+    );
+    if not_in_article.is_empty() {
+        writeln!(
+            out,
+            "No answer: {subject} do{} not answer this: {why}.",
+            if one { "es" } else { "" }
+        )?;
+    } else {
+        let named: Vec<String> = not_in_article.iter().map(|w| format!("\"{w}\"")).collect();
+        writeln!(
+            out,
+            "No answer: {subject} never mention{} {}, so citebot cannot answer this from {}.",
+            if one { "s" } else { "" },
+            named.join(" or "),
+            if one { "it" } else { "them" },
+        )?;
+    }
     for info in articles {
         writeln!(out)?;
         writeln!(
