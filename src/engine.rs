@@ -83,9 +83,6 @@ impl Engine {
                 cache: PassageCache::default(),
             })),
         };
-        // A damaged segment can open fine and fail on first read: try one question now.
-        let probe = engine.ask("probe", 1);
-        let _ = probe;
         Ok((engine, preparation))
     }
 

@@ -501,6 +501,7 @@ pub fn open(index_dir: &Path) -> Result<OpenIndex, Staleness> {
         .try_into()
         .map_err(corrupt)?;
     let articles = load_article_records(&reader, &fields).map_err(Staleness::Corrupt)?;
+    check_postings(&reader, &fields).map_err(Staleness::Corrupt)?;
     if articles.len() != manifest.articles {
         return Err(Staleness::Corrupt(format!(
             "manifest lists {} articles, the index holds {}",
@@ -516,6 +517,27 @@ pub fn open(index_dir: &Path) -> Result<OpenIndex, Staleness> {
         articles,
         manifest,
     })
+}
+
+/// Reads the first term's postings of the text field in every segment: a truncated or damaged
+/// segment opens fine and fails here, at open time, rather than on a user's question.
+fn check_postings(reader: &tantivy::IndexReader, fields: &Fields) -> Result<(), String> {
+    use tantivy::DocSet;
+    let searcher = reader.searcher();
+    for segment in searcher.segment_readers() {
+        let inverted = segment
+            .inverted_index(fields.text)
+            .map_err(|e| e.to_string())?;
+        let mut terms = inverted.terms().stream().map_err(|e| e.to_string())?;
+        if terms.advance() {
+            let info = terms.value().clone();
+            let mut postings = inverted
+                .read_postings_from_terminfo(&info, IndexRecordOption::WithFreqsAndPositions)
+                .map_err(|e| e.to_string())?;
+            while postings.advance() != tantivy::TERMINATED {}
+        }
+    }
+    Ok(())
 }
 
 fn load_article_records(

@@ -46,6 +46,8 @@ pub struct AnalysedPassage {
     sentence_stems: Vec<HashSet<String>>,
     /// The passage only introduces a list that the plain-text copy lost ("such as: [3]").
     is_lost_list_intro: bool,
+    /// Stems of the article's title.
+    title_stems: HashSet<String>,
 }
 
 impl PassageCache {
@@ -87,6 +89,8 @@ fn analyse_passage(passage: Passage) -> AnalysedPassage {
     let mut heading_stems = HashSet::new();
     stem_set(&passage.section_path.0.join(" "), &mut heading_stems);
     stem_set(&passage.article_title, &mut heading_stems);
+    let mut title_stems = HashSet::new();
+    stem_set(&passage.article_title, &mut title_stems);
     let mut sentence_stems = Vec::with_capacity(passage.sentences.len());
     for index in 0..passage.sentences.len() {
         let mut set = HashSet::new();
@@ -103,6 +107,7 @@ fn analyse_passage(passage: Passage) -> AnalysedPassage {
         heading_stems,
         sentence_stems,
         is_lost_list_intro,
+        title_stems,
     }
 }
 
@@ -469,7 +474,17 @@ fn rank(
         let list_factor = if passage.is_lost_list_intro { 0.6 } else { 1.0 };
         // The lead summarises the whole article: a small prior for it breaks ties between a
         // general question's equally good matches in favour of the summary.
-        let lead = if is_lead { settings.lead_bonus } else { 0.0 };
+        // A question that only names the article's subject ("what is calcinosis cutis?") is
+        // asked of the article as a whole: its lead, the definition, answers it.
+        let names_only_subject = !content.is_empty()
+            && content
+                .iter()
+                .all(|c| concept_match(&c.concept, &passage.title_stems) > 0.0);
+        let lead = match (is_lead, names_only_subject) {
+            (true, true) => 1.0,
+            (true, false) => settings.lead_bonus,
+            (false, _) => 0.0,
+        };
         let score = (settings.bm25_weight * bm25 / max_bm25
             + coverage
             + settings.sentence_weight * sentence_coverage
@@ -486,7 +501,7 @@ fn rank(
     ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
 
     if analysed.wants_citation {
-        follow_citations(searcher, fields, cache, &mut ranked);
+        follow_citations(searcher, fields, cache, &mut ranked, &content, total_weight);
     }
     ranked
 }
@@ -498,6 +513,8 @@ fn follow_citations(
     fields: &Fields,
     cache: &PassageCache,
     ranked: &mut Vec<Ranked>,
+    content: &[&WeightedConcept],
+    total_weight: f32,
 ) {
     let Some(best_body) = ranked
         .iter()
@@ -515,33 +532,60 @@ fn follow_citations(
     if best_reference_score > best_body.score * 1.25 {
         return;
     }
-    let cited: Vec<u32> = best_body
+    // Every work the answering passage cites is a candidate; the ones cited by its answering
+    // sentence, and the ones whose own entry matches the question, come first.
+    let by_best_sentence: Vec<u32> = best_body
         .best_sentences
         .iter()
         .flat_map(|&i| best_body.analysed.passage.sentences[i].refs())
+        .map(|n| n.0)
+        .collect();
+    let cited: Vec<u32> = best_body
+        .analysed
+        .passage
+        .refs()
+        .iter()
         .map(|n| n.0)
         .collect();
     let article = best_body.analysed.passage.article.clone();
     let body_coverage = best_body.coverage;
     let lead_score = ranked.first().map(|r| r.score).unwrap_or(0.0);
     for (position, number) in cited.into_iter().enumerate() {
-        let boost = lead_score + 1.0 - position as f32 * 0.01;
-        if let Some(found) = ranked.iter_mut().find(|r| {
+        let existing = ranked.iter().position(|r| {
             r.analysed.passage.article == article
                 && r.analysed.passage.kind
                     == PassageKind::Reference(crate::citation::RefNumber(number))
-        }) {
-            found.score = found.score.max(boost);
-            found.coverage = found.coverage.max(body_coverage);
-            continue;
-        }
-        if let Some(analysed) = fetch_reference(searcher, fields, cache, &article, number) {
-            ranked.push(Ranked {
+        });
+        let analysed = match existing {
+            Some(index) => Arc::clone(&ranked[index].analysed),
+            None => match fetch_reference(searcher, fields, cache, &article, number) {
+                Some(analysed) => analysed,
+                None => continue,
+            },
+        };
+        let own: f32 = content
+            .iter()
+            .map(|c| c.idf * passage_match(&c.concept, &analysed))
+            .sum::<f32>()
+            / total_weight;
+        let sentence_bonus = if by_best_sentence.contains(&number) {
+            0.25
+        } else {
+            0.0
+        };
+        let boost = lead_score + 1.0 + own + sentence_bonus - position as f32 * 0.001;
+        match existing {
+            Some(index) => {
+                let found = &mut ranked[index];
+                found.score = found.score.max(boost);
+                found.coverage = found.coverage.max(body_coverage);
+            }
+            None => ranked.push(Ranked {
                 coverage: body_coverage,
                 analysed,
                 score: boost,
                 best_sentences: vec![0],
-            });
+            }),
         }
     }
     ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
