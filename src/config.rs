@@ -92,7 +92,7 @@ impl Default for SearchSettings {
     fn default() -> Self {
         SearchSettings {
             top: 3,
-            candidates: 40,
+            candidates: 20,
             max_question_chars: 2000,
             max_query_terms: 48,
             synonym_weight: 0.5,

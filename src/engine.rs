@@ -11,12 +11,12 @@ use crate::corpus::ArticleInfo;
 use crate::error::{Error, Result};
 use crate::index::{self, ArticleRecord, BuildReport, OpenIndex, RebuildOptions, Staleness};
 use crate::query::Vocabulary;
-use crate::search::{self, PassageCache};
+use crate::search::{self, SearchCache};
 
 /// An opened index with its passage cache; replaced whole when the index is rebuilt.
 struct Loaded {
     open: OpenIndex,
-    cache: PassageCache,
+    cache: SearchCache,
 }
 
 /// Answers questions from the corpus through its index.
@@ -32,7 +32,10 @@ pub enum Preparation {
     /// The index matched the corpus.
     UpToDate,
     /// The index was built or rebuilt, and why.
-    Rebuilt { reason: String, report: BuildReport },
+    Rebuilt {
+        reason: String,
+        report: Box<BuildReport>,
+    },
 }
 
 impl Engine {
@@ -56,7 +59,7 @@ impl Engine {
             let report = index::rebuild(config, RebuildOptions::default())?;
             preparation = Preparation::Rebuilt {
                 reason: staleness.to_string(),
-                report,
+                report: Box::new(report),
             };
         }
         let open = match index::open(&config.index_dir) {
@@ -67,7 +70,7 @@ impl Engine {
                 let report = index::rebuild(config, RebuildOptions::default())?;
                 preparation = Preparation::Rebuilt {
                     reason: staleness.to_string(),
-                    report,
+                    report: Box::new(report),
                 };
                 index::open(&config.index_dir).map_err(|staleness| Error::IndexCorrupt {
                     path: config.index_dir.clone(),
@@ -80,7 +83,7 @@ impl Engine {
             synonyms,
             loaded: RwLock::new(Arc::new(Loaded {
                 open,
-                cache: PassageCache::default(),
+                cache: SearchCache::default(),
             })),
         };
         Ok((engine, preparation))
@@ -198,7 +201,7 @@ impl Engine {
             })?;
         let fresh = Arc::new(Loaded {
             open,
-            cache: PassageCache::default(),
+            cache: SearchCache::default(),
         });
         match self.loaded.write() {
             Ok(mut guard) => *guard = fresh,

@@ -370,7 +370,7 @@ fn write_generation(
             ordinal += 1;
             done += 1;
             if let Some(progress) = options.progress {
-                if done % 10_000 == 0 || done == total {
+                if done.is_multiple_of(10_000) || done == total {
                     progress(done, total);
                 }
             }

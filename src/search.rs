@@ -8,8 +8,8 @@
 //! 3. Candidates are re-ranked by how much of the question they cover (each concept weighted
 //!    by its rarity), which is also the evidence the abstention decision rests on.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use tantivy::collector::TopDocs;
@@ -24,11 +24,13 @@ use crate::index::{Fields, OpenIndex};
 use crate::passage::{Passage, PassageKind};
 use crate::query::{self, AnalysedQuestion, Concept, Origin, Variant, Vocabulary};
 
-/// Decoded passages with their words, kept between questions: decoding and analysing a
-/// passage costs more than scoring it.
+/// What one index generation lets citebot remember between questions: decoded passages with
+/// their words (decoding and analysing a passage costs more than scoring it), and spelling
+/// corrections (the vocabulary is fixed for a generation, so a correction never changes).
 #[derive(Default)]
-pub struct PassageCache {
+pub struct SearchCache {
     entries: Mutex<HashMap<DocAddress, Arc<AnalysedPassage>>>,
+    corrections: Mutex<HashMap<String, Option<String>>>,
 }
 
 /// Bound on cached passages, so a huge corpus cannot grow memory without limit.
@@ -50,7 +52,28 @@ pub struct AnalysedPassage {
     title_stems: HashSet<String>,
 }
 
-impl PassageCache {
+impl SearchCache {
+    fn correction(
+        &self,
+        searcher: &tantivy::Searcher,
+        fields: &Fields,
+        stem: &str,
+    ) -> Option<String> {
+        if let Ok(known) = self.corrections.lock() {
+            if let Some(found) = known.get(stem) {
+                return found.clone();
+            }
+        }
+        let found = correct_spelling(searcher, fields, stem);
+        if let Ok(mut known) = self.corrections.lock() {
+            if known.len() >= CACHE_CAPACITY {
+                known.clear();
+            }
+            known.insert(stem.to_string(), found.clone());
+        }
+        found
+    }
+
     fn get(
         &self,
         searcher: &tantivy::Searcher,
@@ -84,16 +107,16 @@ fn analyse_passage(passage: Passage) -> AnalysedPassage {
             into.insert(stream.token().text.clone());
         }
     };
-    let mut stems = HashSet::new();
+    let mut stems = HashSet::default();
     stem_set(&crate::index::searchable_text(&passage), &mut stems);
-    let mut heading_stems = HashSet::new();
+    let mut heading_stems = HashSet::default();
     stem_set(&passage.section_path.0.join(" "), &mut heading_stems);
     stem_set(&passage.article_title, &mut heading_stems);
-    let mut title_stems = HashSet::new();
+    let mut title_stems = HashSet::default();
     stem_set(&passage.article_title, &mut title_stems);
     let mut sentence_stems = Vec::with_capacity(passage.sentences.len());
     for index in 0..passage.sentences.len() {
-        let mut set = HashSet::new();
+        let mut set = HashSet::default();
         let sentence = passage.sentence_text(index);
         stem_set(&crate::article::strip_markers(sentence), &mut set);
         sentence_stems.push(set);
@@ -124,7 +147,7 @@ struct WeightedConcept {
 /// Answers `question` from `open`, returning at most `top` hits.
 pub fn answer(
     open: &OpenIndex,
-    cache: &PassageCache,
+    cache: &SearchCache,
     synonyms: &Vocabulary,
     settings: &SearchSettings,
     question: &str,
@@ -150,7 +173,15 @@ pub fn answer(
 
     let searcher = open.reader.searcher();
     let fields = &open.fields;
-    let concepts = weigh_concepts(&searcher, fields, analysed.concepts.clone(), settings);
+    let document_frequencies = DocumentFrequencies::default();
+    let concepts = weigh_concepts(
+        &searcher,
+        fields,
+        analysed.concepts.clone(),
+        settings,
+        &document_frequencies,
+        cache,
+    );
     if tracing::enabled!(tracing::Level::DEBUG) {
         for weighted in &concepts {
             let variants: Vec<String> = weighted
@@ -174,7 +205,13 @@ pub fn answer(
             not_in_article,
         );
     }
-    let query = build_query(fields, &concepts, settings);
+    let query = build_query(
+        &searcher,
+        fields,
+        &concepts,
+        settings,
+        &document_frequencies,
+    );
     let limit = settings.candidates.max(top);
     let candidates = match searcher.search(&query, &TopDocs::with_limit(limit)) {
         Ok(candidates) => candidates,
@@ -222,21 +259,46 @@ pub fn answer(
     finish(Verdict::Answered, hits, not_in_article)
 }
 
+/// Document frequencies of stems in the text, section and title fields, looked up once per
+/// question: synonyms make the same stems come back many times.
+#[derive(Default)]
+struct DocumentFrequencies {
+    known: std::cell::RefCell<HashMap<String, [u64; 3]>>,
+}
+
+impl DocumentFrequencies {
+    fn get(&self, searcher: &tantivy::Searcher, fields: &Fields, stem: &str) -> [u64; 3] {
+        if let Some(found) = self.known.borrow().get(stem) {
+            return *found;
+        }
+        let lookup = |field| {
+            searcher
+                .doc_freq(&Term::from_field_text(field, stem))
+                .unwrap_or(0)
+        };
+        let found = [
+            lookup(fields.text),
+            lookup(fields.section),
+            lookup(fields.title),
+        ];
+        self.known.borrow_mut().insert(stem.to_string(), found);
+        found
+    }
+}
+
 fn weigh_concepts(
     searcher: &tantivy::Searcher,
     fields: &Fields,
     concepts: Vec<Concept>,
     settings: &SearchSettings,
+    document_frequencies: &DocumentFrequencies,
+    cache: &SearchCache,
 ) -> Vec<WeightedConcept> {
     let documents = searcher.num_docs().max(1) as f32;
     let doc_freq = |stem: &str| -> u64 {
-        [fields.text, fields.section, fields.title]
-            .iter()
-            .map(|&field| {
-                searcher
-                    .doc_freq(&Term::from_field_text(field, stem))
-                    .unwrap_or(0)
-            })
+        document_frequencies
+            .get(searcher, fields, stem)
+            .into_iter()
             .max()
             .unwrap_or(0)
     };
@@ -251,7 +313,7 @@ fn weigh_concepts(
                 .iter()
                 .any(|v| v.stems.iter().all(|s| doc_freq(s) > 0));
             if !any_known && concept.variants.iter().any(|v| v.origin == Origin::Asked) {
-                if let Some(correction) = correct_spelling(searcher, fields, &concept.stem) {
+                if let Some(correction) = cache.correction(searcher, fields, &concept.stem) {
                     concept.variants.push(Variant {
                         stems: vec![correction],
                         origin: Origin::Correction,
@@ -288,10 +350,22 @@ fn correct_spelling(searcher: &tantivy::Searcher, fields: &Fields, stem: &str) -
     if length < 4 || !stem.chars().all(char::is_alphabetic) {
         return None;
     }
-    // Two edits turn too many ordinary words into names ("weather" → "Wetter"): only for
-    // long words, where two slips are common and collisions rare.
-    let distance = if length < 8 { 1 } else { 2 };
-    let builder = levenshtein_automata::LevenshteinAutomatonBuilder::new(distance, true);
+    // One edit first: its automaton is small and most slips are one edit. Two edits turn too
+    // many ordinary words into names ("weather" → "Wetter"): only for long words, where two
+    // slips are common and collisions rare.
+    closest_within(searcher, fields, stem, &ONE_EDIT).or_else(|| {
+        (length >= 8)
+            .then(|| closest_within(searcher, fields, stem, &TWO_EDITS))
+            .flatten()
+    })
+}
+
+fn closest_within(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    stem: &str,
+    builder: &levenshtein_automata::LevenshteinAutomatonBuilder,
+) -> Option<String> {
     let dfa = builder.build_dfa(stem);
     let mut best: Option<(u8, u32, String)> = None;
     for segment in searcher.segment_readers() {
@@ -323,6 +397,13 @@ fn correct_spelling(searcher: &tantivy::Searcher, fields: &Fields, stem: &str) -
     }
     best.map(|(_, _, word)| word)
 }
+
+/// Building a Levenshtein automaton builder costs milliseconds; building a DFA from one is
+/// cheap. So the builders are made once (transpositions count as one edit: "cuits" → "cutis").
+static ONE_EDIT: LazyLock<levenshtein_automata::LevenshteinAutomatonBuilder> =
+    LazyLock::new(|| levenshtein_automata::LevenshteinAutomatonBuilder::new(1, true));
+static TWO_EDITS: LazyLock<levenshtein_automata::LevenshteinAutomatonBuilder> =
+    LazyLock::new(|| levenshtein_automata::LevenshteinAutomatonBuilder::new(2, true));
 
 /// A Levenshtein DFA walked over tantivy's term dictionary (the same wrapper tantivy's fuzzy
 /// query uses internally, which is not public).
@@ -360,22 +441,37 @@ fn origin_weight(origin: Origin, settings: &SearchSettings) -> f32 {
 }
 
 fn build_query(
+    searcher: &tantivy::Searcher,
     fields: &Fields,
     concepts: &[WeightedConcept],
     settings: &SearchSettings,
+    document_frequencies: &DocumentFrequencies,
 ) -> BooleanQuery {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let mut seen: HashSet<(String, u32)> = HashSet::new();
+    let mut seen: HashSet<(String, u32)> = HashSet::default();
     for weighted in concepts {
         for variant in &weighted.concept.variants {
             let weight = origin_weight(variant.origin, settings) / variant.stems.len() as f32;
             for stem in &variant.stems {
-                for (field, boost) in [
-                    (fields.text, 1.0),
-                    (fields.section, settings.section_boost),
-                    (fields.title, settings.title_boost),
+                let frequencies = document_frequencies.get(searcher, fields, stem);
+                // Headings and titles are matched on the user's own words (and their
+                // corrections); expansions search the text only, which keeps the query small.
+                let own_word = variant.origin != Origin::Synonym;
+                for (field, boost, frequency) in [
+                    (fields.text, 1.0, frequencies[0]),
+                    (
+                        fields.section,
+                        settings.section_boost,
+                        frequencies[1] * u64::from(own_word),
+                    ),
+                    (
+                        fields.title,
+                        settings.title_boost,
+                        frequencies[2] * u64::from(own_word),
+                    ),
                 ] {
-                    if !seen.insert((stem.clone(), field.field_id())) {
+                    // A term no document holds scores nothing and only costs a clause.
+                    if frequency == 0 || !seen.insert((stem.clone(), field.field_id())) {
                         continue;
                     }
                     let term = Term::from_field_text(field, stem);
@@ -429,7 +525,7 @@ fn passage_match(concept: &Concept, passage: &AnalysedPassage) -> f32 {
 fn rank(
     searcher: &tantivy::Searcher,
     fields: &Fields,
-    cache: &PassageCache,
+    cache: &SearchCache,
     concepts: &[WeightedConcept],
     analysed: &AnalysedQuestion,
     candidates: Vec<(f32, DocAddress)>,
@@ -511,7 +607,7 @@ fn rank(
 fn follow_citations(
     searcher: &tantivy::Searcher,
     fields: &Fields,
-    cache: &PassageCache,
+    cache: &SearchCache,
     ranked: &mut Vec<Ranked>,
     content: &[&WeightedConcept],
     total_weight: f32,
@@ -594,7 +690,7 @@ fn follow_citations(
 fn fetch_reference(
     searcher: &tantivy::Searcher,
     fields: &Fields,
-    cache: &PassageCache,
+    cache: &SearchCache,
     article: &str,
     number: u32,
 ) -> Option<Arc<AnalysedPassage>> {
@@ -612,7 +708,7 @@ fn fetch_reference(
 fn promote_reference(
     searcher: &tantivy::Searcher,
     fields: &Fields,
-    cache: &PassageCache,
+    cache: &SearchCache,
     ranked: &mut Vec<Ranked>,
     number: u32,
 ) {
@@ -666,7 +762,7 @@ fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> (
     if count == 0 {
         return (Vec::new(), 0.0);
     }
-    let nothing = HashSet::new();
+    let nothing = HashSet::default();
     let first = (0..count)
         .map(|i| (i, score(i, &nothing)))
         .fold((0, f32::MIN), |best, current| {
