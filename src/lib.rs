@@ -19,6 +19,7 @@ pub mod index;
 pub mod passage;
 pub mod query;
 pub mod search;
+pub mod synth;
 
 pub use answer::{Answer, Hit, Verdict};
 pub use citation::{Citation, RefNumber};

@@ -66,6 +66,26 @@ pub enum Command {
         after_help = "Examples:\n  citebot eval ../shared/eval/dev.jsonl\n  citebot eval ../shared/eval/dev.jsonl --json"
     )]
     Eval(eval::EvalArgs),
+    /// Run the Discord bot until Ctrl-C or SIGTERM; the token comes from the environment
+    /// variable named in [discord] token_env (DISCORD_TOKEN by default).
+    #[command(after_help = "Example:\n  DISCORD_TOKEN=… citebot bot\n\nSetup: docs/discord.md.")]
+    Bot,
+    /// Summarise the 👍/👎 feedback from Discord; --export writes the down-voted questions as
+    /// eval-set lines to turn into tests.
+    #[command(
+        after_help = "Examples:\n  citebot feedback\n  citebot feedback --export downvoted.jsonl"
+    )]
+    Feedback(FeedbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    /// Write the down-voted questions as eval-set JSON lines to FILE (`-`: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// The feedback database (default: discord.feedback_db in config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +207,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Command::Eval(args) => {
             let engine = open_engine(&config)?;
             eval::run(&engine, &args, out)?;
+            Ok(Outcome::Done)
+        }
+        Command::Bot => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(crate::discord::run(config))?;
+            Ok(Outcome::Done)
+        }
+        Command::Feedback(args) => {
+            let db = args
+                .db
+                .unwrap_or_else(|| config.discord.feedback_db.clone());
+            crate::discord::feedback::feedback_command(&db, args.export.as_deref(), out)?;
             Ok(Outcome::Done)
         }
     }

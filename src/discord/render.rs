@@ -200,8 +200,6 @@ pub struct AnswerPage {
 const EMBED_BUDGET: usize = 5800;
 /// Longest passage text shown in one embed: a long passage is cut around its answer.
 const PASSAGE_MAX: usize = 1800;
-/// Longest question echoed back.
-const QUESTION_ECHO_MAX: usize = 200;
 
 /// The reply to a question: one embed per shown passage, or the "no answer" embed.
 pub fn render_answer(answer: &Answer, page: AnswerPage, library: &Library) -> Reply {
@@ -378,12 +376,12 @@ fn sources_field(slug: &str, refs: &[RefNumber], library: &Library, budget: usiz
                 let links = link_list(citation, LinkStyle::Short);
                 let short = escape_markdown(&citation.short());
                 if links.is_empty() {
-                    format!("**[{number}]** {short}")
+                    format!("**\\[{number}\\]** {short}")
                 } else {
-                    format!("**[{number}]** {short} · {links}")
+                    format!("**\\[{number}\\]** {short} · {links}")
                 }
             }
-            None => format!("**[{number}]** (not in the References list)"),
+            None => format!("**\\[{number}\\]** (not in the References list)"),
         })
         .collect();
     Field {
@@ -518,14 +516,27 @@ pub fn passage_markdown(passage: &Passage, best: &[usize], budget: usize) -> Str
     if sentences.is_empty() {
         return truncate_at_word(&escape_markdown(passage.text.trim()), budget);
     }
-    let rendered: Vec<String> = (0..sentences.len())
-        .map(|index| {
-            let text = passage.sentence_text(index);
-            if best.contains(&index) {
-                bold(text)
+    // Each piece is a sentence plus the blanks after it, so the pieces join back into the
+    // passage exactly; text before the first sentence goes with the first.
+    let text = passage.text.as_str();
+    let rendered: Vec<String> = sentences
+        .iter()
+        .enumerate()
+        .map(|(index, sentence)| {
+            let piece_start = if index == 0 { 0 } else { sentence.start };
+            let piece_end = sentences
+                .get(index + 1)
+                .map_or(text.len(), |next| next.start);
+            let slice = |from: usize, to: usize| text.get(from..to.max(from)).unwrap_or_default();
+            let before = escape_markdown(slice(piece_start, sentence.start));
+            let own = slice(sentence.start, sentence.end);
+            let after = escape_markdown(slice(sentence.end, piece_end));
+            let own = if best.contains(&index) {
+                bold(own)
             } else {
-                escape_markdown(text)
-            }
+                escape_markdown(own)
+            };
+            format!("{before}{own}{after}")
         })
         .collect();
     let all = rendered.concat();
@@ -584,22 +595,33 @@ pub fn passage_markdown(passage: &Passage, best: &[usize], budget: usize) -> Str
     out
 }
 
-/// `**sentence**` with the sentence's surrounding blanks kept outside the markers (Discord does
-/// not bold `** text **`).
-fn bold(text: &str) -> String {
-    let core = text.trim();
+/// `**sentence** [3]`: the sentence in bold, its reference markers and surrounding blanks kept
+/// outside the markers (Discord does not bold `** text **`, and bold markers read as noise).
+fn bold(sentence: &str) -> String {
+    let markers_at = TRAILING_MARKERS
+        .find(sentence)
+        .map_or(sentence.len(), |found| found.start());
+    let (body, markers) = sentence.split_at(markers_at);
+    let core = body.trim();
     if core.is_empty() {
-        return text.to_string();
+        return escape_markdown(sentence);
     }
-    let start = text.len() - text.trim_start().len();
+    let start = body.len() - body.trim_start().len();
     let end = start + core.len();
     format!(
-        "{}**{}**{}",
-        &text[..start],
+        "{}**{}**{}{}",
+        escape_markdown(&body[..start]),
         escape_markdown(core),
-        &text[end..]
+        escape_markdown(&body[end..]),
+        escape_markdown(markers)
     )
 }
+
+/// The run of reference markers ending a sentence: ` [3][4]`, ` [5]: 527–530`, ` [a]`.
+static TRAILING_MARKERS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?:\s*\[[^\[\]\n]{1,40}\](?::\s*[0-9\u{2013}\u{2014}\-, ]+)?)+\s*$")
+        .unwrap_or_else(|error| panic!("bad built-in regex: {error}"))
+});
 
 /// Shortens `text` to at most `max` characters at a blank, ending with "…". Never cuts a word
 /// unless the text has no blank before `max` at all (one very long token).
@@ -637,19 +659,8 @@ fn no_answer_embed(answer: &Answer, library: &Library) -> Embed {
         Verdict::Answered => "no passage could be shown",
     };
     let titles = article_links(library);
-    let question = truncate_at_word(
-        &escape_markdown(
-            answer
-                .question
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-                .as_str(),
-        ),
-        QUESTION_ECHO_MAX,
-    );
     let mut description = format!(
-        "{titles} does not answer “{question}”: {reason}.\n\ncitebot only quotes the article, so it will not guess.",
+        "{titles} does not answer this question: {reason}.\n\ncitebot only quotes the article, so it will not guess.",
     );
     let covered = covered_sections(library);
     if !covered.is_empty() {
@@ -659,7 +670,7 @@ fn no_answer_embed(answer: &Answer, library: &Library) -> Embed {
         "\n\nTry the words the article might use (a type, a cause, a treatment), or see `/about`.",
     );
     Embed {
-        author: None,
+        author: Some(question_author(&answer.question)),
         title: Some("No answer in the article".to_string()),
         url: None,
         description: Some(truncate_at_word(&description, limits::DESCRIPTION)),
@@ -789,12 +800,12 @@ fn reference_entry(slug: &str, number: RefNumber, library: &Library) -> String {
             let links = link_list(citation, LinkStyle::WithIdentifiers);
             let full = escape_markdown(&citation.full());
             if links.is_empty() {
-                format!("**[{number}]** {full}")
+                format!("**\\[{number}\\]** {full}")
             } else {
-                format!("**[{number}]** {full}\n{links}")
+                format!("**\\[{number}\\]** {full}\n{links}")
             }
         }
-        None => format!("**[{number}]** is not in the References list."),
+        None => format!("**\\[{number}\\]** is not in the References list."),
     }
 }
 
@@ -818,7 +829,11 @@ pub fn render_source(citation: &Citation, article: Option<&ArticleInfo>) -> Repl
         embeds: vec![Embed {
             author: None,
             title: Some(truncate_at_word(
-                &escape_markdown(&format!("[{}] {}", citation.number, citation.short())),
+                &escape_markdown(&format!(
+                    "Reference {} · {}",
+                    citation.number,
+                    citation.short()
+                )),
                 limits::TITLE,
             )),
             url: citation.links().first().map(|link| link.url.clone()),
@@ -1065,6 +1080,7 @@ mod tests {
             question: question.to_string(),
             verdict: Verdict::Answered,
             hits,
+            not_in_article: Vec::new(),
             took: Duration::from_micros(120),
         }
     }
@@ -1081,6 +1097,7 @@ mod tests {
 
     fn treatment_hit() -> Hit {
         Hit {
+            coverage: 1.0,
             passage: passage(
                 "p20",
                 &["Treatment"],
@@ -1112,6 +1129,7 @@ mod tests {
             question: "what is the capital of **France**?".to_string(),
             verdict: Verdict::Abstained(AbstainReason::NoMatch),
             hits: Vec::new(),
+            not_in_article: Vec::new(),
             took: Duration::from_micros(80),
         };
         let reply = render_answer(&abstained, page(1, false), &library());
@@ -1147,7 +1165,7 @@ mod tests {
         let reply = render_references(&[treatment_hit(), treatment_hit()], &library());
         reply.check_limits().unwrap();
         let text = reply.embeds[0].description.clone().unwrap();
-        assert_eq!(text.matches("**[3]**").count(), 1);
+        assert_eq!(text.matches("**\\[3\\]**").count(), 1);
         assert!(
             text.contains("[PMID 21848465](https://pubmed.ncbi.nlm.nih.gov/21848465/)"),
             "{text}"
@@ -1241,7 +1259,7 @@ mod tests {
             markdown.chars().count()
         );
         assert!(
-            markdown.contains("**Sodium thiosulfate is used for calciphylaxis. \\[3\\]**"),
+            markdown.contains("**Sodium thiosulfate is used for calciphylaxis.** \\[3\\]"),
             "{markdown}"
         );
         assert!(
@@ -1256,6 +1274,7 @@ mod tests {
             "Calcium salts deposit in the dermis and subcutis over months ".repeat(20);
         let hits: Vec<Hit> = (0..5)
             .map(|i| Hit {
+                coverage: 1.0,
                 passage: passage(
                     &format!("p{i}"),
                     &["Diagnosis", "Classification", "Dystrophic calcinosis cutis"],
@@ -1291,6 +1310,7 @@ mod tests {
                 let best = best % sentences.len();
                 let hits: Vec<Hit> = (0..count)
                     .map(|i| Hit {
+                        coverage: 1.0,
                         passage: passage(&format!("p{i}"), &["Treatment"], &pairs),
                         score: 1.0,
                         best_sentences: vec![best],

@@ -227,6 +227,20 @@ mod tests {
     }
 
     #[test]
+    fn repository_config_shows_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        let section = table
+            .get("discord")
+            .cloned()
+            .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        let settings: DiscordSettings = section.try_into().unwrap();
+        settings.validate().unwrap();
+        assert_eq!(settings, DiscordSettings::default());
+    }
+
+    #[test]
     fn negative_cooldown_means_none() {
         let settings = DiscordSettings {
             cooldown_seconds: -1.0,

@@ -1,0 +1,578 @@
+//! 👍/👎 feedback, kept in SQLite, and `citebot feedback`: a summary, and the down-voted
+//! questions exported as eval-set lines so the team can turn them into tests.
+//!
+//! A vote stores the question, the ids of the passages shown, whether citebot answered, the
+//! vote, the time, and the voter's Discord id hashed with a random salt kept in the database:
+//! one person's votes can be counted once, but the id cannot be recovered from the file alone.
+//! One vote per person per answer: voting again replaces the earlier vote.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Errors of the feedback store.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedbackError {
+    #[error("no feedback database at {path}: the bot has not stored a vote yet (or set discord.feedback_db in config.toml)")]
+    Missing { path: PathBuf },
+    #[error("feedback database {path}: {source} (is it a citebot feedback file? move it away to start a new one)")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("cannot make a random salt for hashing user ids: {0}")]
+    Salt(String),
+    #[error("cannot write the export: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// The schema, versioned with `PRAGMA user_version` so a later change can migrate.
+const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS votes (
+    id         INTEGER PRIMARY KEY,
+    -- Discord id of the message or interaction that asked: unique across restarts.
+    ask_key    TEXT NOT NULL,
+    user_hash  TEXT NOT NULL,
+    question   TEXT NOT NULL,
+    -- JSON array of the passage ids shown, best first.
+    answer_ids TEXT NOT NULL,
+    answered   INTEGER NOT NULL,
+    vote       INTEGER NOT NULL CHECK (vote IN (-1, 1)),
+    voted_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    UNIQUE (ask_key, user_hash)
+);
+";
+
+/// One vote as the bot records it.
+#[derive(Debug, Clone)]
+pub struct Vote {
+    pub ask_key: String,
+    pub user_id: u64,
+    pub question: String,
+    pub answer_ids: Vec<String>,
+    pub answered: bool,
+    pub up: bool,
+}
+
+/// The feedback database. `Send + Sync`; calls block on disk, so async code runs them in
+/// `spawn_blocking`.
+pub struct FeedbackStore {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+    salt: String,
+}
+
+impl FeedbackStore {
+    /// Opens the database at `path`, creating it (and its salt) when missing.
+    pub fn open(path: &Path) -> Result<FeedbackStore, FeedbackError> {
+        let sqlite = |source| FeedbackError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection = Connection::open(path).map_err(sqlite)?;
+        // WAL lets `citebot feedback` read while the bot writes; the timeout rides out the
+        // moment a writer holds the lock.
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(sqlite)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite)?;
+        connection.execute_batch(SCHEMA).map_err(sqlite)?;
+        connection
+            .pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sqlite)?;
+        let salt = match read_salt(&connection).map_err(sqlite)? {
+            Some(salt) => salt,
+            None => {
+                let salt = new_salt()?;
+                connection
+                    .execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('user_salt', ?1)",
+                        params![salt],
+                    )
+                    .map_err(sqlite)?;
+                // Another process may have won the race: use whatever is stored.
+                read_salt(&connection).map_err(sqlite)?.unwrap_or(salt)
+            }
+        };
+        Ok(FeedbackStore {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+            salt,
+        })
+    }
+
+    /// Opens an existing database for reading (`citebot feedback`); never creates one.
+    pub fn open_existing(path: &Path) -> Result<FeedbackStore, FeedbackError> {
+        if !path.exists() {
+            return Err(FeedbackError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let sqlite = |source| FeedbackError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let connection =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite)?;
+        let salt = read_salt(&connection).map_err(sqlite)?.unwrap_or_default();
+        Ok(FeedbackStore {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+            salt,
+        })
+    }
+
+    fn sqlite_error(&self, source: rusqlite::Error) -> FeedbackError {
+        FeedbackError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A connection whose holder panicked is still a valid connection.
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The stored form of a Discord user id: hex SHA-256 of salt and id, shortened to 128 bits.
+    pub fn hash_user(&self, user_id: u64) -> String {
+        let digest = Sha256::new()
+            .chain_update(self.salt.as_bytes())
+            .chain_update(user_id.to_string().as_bytes())
+            .finalize();
+        digest[..16]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// Stores a vote, replacing the same person's earlier vote on the same answer.
+    pub fn record(&self, vote: &Vote) -> Result<(), FeedbackError> {
+        let answer_ids =
+            serde_json::to_string(&vote.answer_ids).unwrap_or_else(|_| "[]".to_string());
+        self.lock()
+            .execute(
+                "INSERT INTO votes (ask_key, user_hash, question, answer_ids, answered, vote)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (ask_key, user_hash) DO UPDATE SET
+                     vote = excluded.vote,
+                     voted_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
+                params![
+                    vote.ask_key,
+                    self.hash_user(vote.user_id),
+                    vote.question,
+                    answer_ids,
+                    vote.answered,
+                    if vote.up { 1 } else { -1 },
+                ],
+            )
+            .map_err(|source| self.sqlite_error(source))?;
+        Ok(())
+    }
+
+    /// Every vote, oldest first.
+    pub fn votes(&self) -> Result<Vec<StoredVote>, FeedbackError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT id, ask_key, user_hash, question, answer_ids, answered, vote, voted_at
+                 FROM votes ORDER BY id",
+            )
+            .map_err(|source| self.sqlite_error(source))?;
+        let rows = statement
+            .query_map([], |row| {
+                let answer_ids: String = row.get(4)?;
+                Ok(StoredVote {
+                    id: row.get(0)?,
+                    ask_key: row.get(1)?,
+                    user_hash: row.get(2)?,
+                    question: row.get(3)?,
+                    answer_ids: serde_json::from_str(&answer_ids).unwrap_or_default(),
+                    answered: row.get(5)?,
+                    up: row.get::<_, i64>(6)? > 0,
+                    voted_at: row.get(7)?,
+                })
+            })
+            .map_err(|source| self.sqlite_error(source))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|source| self.sqlite_error(source))
+    }
+}
+
+fn read_salt(connection: &Connection) -> rusqlite::Result<Option<String>> {
+    connection
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'user_salt'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+}
+
+fn new_salt() -> Result<String, FeedbackError> {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).map_err(|error| FeedbackError::Salt(error.to_string()))?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// A vote as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVote {
+    pub id: i64,
+    pub ask_key: String,
+    pub user_hash: String,
+    pub question: String,
+    pub answer_ids: Vec<String>,
+    pub answered: bool,
+    pub up: bool,
+    /// UTC, `2024-05-01T12:00:00Z`.
+    pub voted_at: String,
+}
+
+/// The votes on one question (questions that differ only in case and spacing are one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionVotes {
+    /// Id of the first vote on the question: a stable id for exports.
+    pub first_id: i64,
+    pub question: String,
+    pub up: usize,
+    pub down: usize,
+    /// Whether citebot answered, the last time it was voted on.
+    pub answered: bool,
+    /// Passages shown the last time it was voted on.
+    pub answer_ids: Vec<String>,
+}
+
+/// Groups votes by question, in order of first vote.
+pub fn by_question(votes: &[StoredVote]) -> Vec<QuestionVotes> {
+    let mut groups: BTreeMap<String, QuestionVotes> = BTreeMap::new();
+    for vote in votes {
+        let key = normalise_question(&vote.question);
+        let group = groups.entry(key).or_insert_with(|| QuestionVotes {
+            first_id: vote.id,
+            question: vote
+                .question
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            up: 0,
+            down: 0,
+            answered: vote.answered,
+            answer_ids: Vec::new(),
+        });
+        if vote.up {
+            group.up += 1;
+        } else {
+            group.down += 1;
+        }
+        group.answered = vote.answered;
+        group.answer_ids = vote.answer_ids.clone();
+    }
+    let mut questions: Vec<QuestionVotes> = groups.into_values().collect();
+    questions.sort_by_key(|question| question.first_id);
+    questions
+}
+
+fn normalise_question(question: &str) -> String {
+    question
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// One line of an eval question set (see the eval README): a down-voted question to triage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvalItem {
+    pub qid: String,
+    pub query: String,
+    pub evidence: Vec<String>,
+    pub refs: Vec<u32>,
+    pub section: String,
+    pub kind: String,
+    pub note: String,
+}
+
+/// The down-voted questions as eval items, most down-voted first.
+///
+/// The export cannot know the right evidence, so it states a hypothesis the team confirms or
+/// fixes: when citebot answered and was voted down, the item says the article does not answer
+/// (`kind: "unanswerable"`, which the scorer accepts as is); when citebot said "no answer" and
+/// was voted down, it says the article does answer (`kind: "factoid"`, evidence to fill in:
+/// the scorer's `--check` flags it until someone does). The note says which, and what was shown.
+pub fn downvoted_eval_items(votes: &[StoredVote]) -> Vec<EvalItem> {
+    let mut questions: Vec<QuestionVotes> = by_question(votes)
+        .into_iter()
+        .filter(|question| question.down > 0)
+        .collect();
+    questions.sort_by(|a, b| b.down.cmp(&a.down).then(a.first_id.cmp(&b.first_id)));
+    questions
+        .into_iter()
+        .map(|question| {
+            let tally = format!("down-voted {}×, up-voted {}× on Discord", question.down, question.up);
+            let (kind, note) = if question.answered {
+                let shown = if question.answer_ids.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    question.answer_ids.join(", ")
+                };
+                (
+                    "unanswerable",
+                    format!("{tally}; citebot showed {shown}. Triage: if the article answers this, add 1-3 evidence strings and refs and set kind; if not, keep it unanswerable"),
+                )
+            } else {
+                (
+                    "factoid",
+                    format!("{tally}; citebot said the article has no answer. Triage: add 1-3 evidence strings and refs, or set kind to unanswerable if the article really does not say"),
+                )
+            };
+            EvalItem {
+                qid: format!("fb{:04}", question.first_id),
+                query: question.question,
+                evidence: Vec::new(),
+                refs: Vec::new(),
+                section: String::new(),
+                kind: kind.to_string(),
+                note,
+            }
+        })
+        .collect()
+}
+
+/// `citebot feedback`: prints a summary of the votes to `out`; with `export`, also writes the
+/// down-voted questions as JSON lines there (`-` for `out` itself, after the summary).
+pub fn feedback_command(
+    db: &Path,
+    export: Option<&Path>,
+    out: &mut dyn Write,
+) -> Result<(), FeedbackError> {
+    let store = FeedbackStore::open_existing(db)?;
+    let votes = store.votes()?;
+    write_summary(db, &votes, out)?;
+    let Some(export) = export else {
+        return Ok(());
+    };
+    let items = downvoted_eval_items(&votes);
+    let mut lines = String::new();
+    for item in &items {
+        lines.push_str(&serde_json::to_string(item).unwrap_or_default());
+        lines.push('\n');
+    }
+    if export == Path::new("-") {
+        out.write_all(lines.as_bytes())?;
+    } else {
+        std::fs::write(export, lines)?;
+        writeln!(
+            out,
+            "\nexported {} down-voted question(s) to {}",
+            items.len(),
+            export.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// The human summary: totals, by verdict, and the most down-voted questions.
+pub fn write_summary(db: &Path, votes: &[StoredVote], out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "feedback in {}", db.display())?;
+    if votes.is_empty() {
+        writeln!(out, "no votes yet")?;
+        return Ok(());
+    }
+    let count = |filter: &dyn Fn(&StoredVote) -> bool| votes.iter().filter(|v| filter(v)).count();
+    let users: std::collections::BTreeSet<&str> =
+        votes.iter().map(|v| v.user_hash.as_str()).collect();
+    let questions = by_question(votes);
+    let first = votes
+        .iter()
+        .map(|v| v.voted_at.as_str())
+        .min()
+        .unwrap_or_default();
+    let last = votes
+        .iter()
+        .map(|v| v.voted_at.as_str())
+        .max()
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{} votes: {} up, {} down, from {} people on {} questions ({first} to {last})",
+        votes.len(),
+        count(&|v| v.up),
+        count(&|v| !v.up),
+        users.len(),
+        questions.len(),
+    )?;
+    writeln!(
+        out,
+        "answered:  {} up, {} down",
+        count(&|v| v.answered && v.up),
+        count(&|v| v.answered && !v.up)
+    )?;
+    writeln!(
+        out,
+        "no answer: {} up, {} down",
+        count(&|v| !v.answered && v.up),
+        count(&|v| !v.answered && !v.up)
+    )?;
+    let mut downvoted: Vec<&QuestionVotes> = questions.iter().filter(|q| q.down > 0).collect();
+    downvoted.sort_by(|a, b| b.down.cmp(&a.down).then(a.first_id.cmp(&b.first_id)));
+    if !downvoted.is_empty() {
+        writeln!(out, "\nmost down-voted questions:")?;
+        for question in downvoted.iter().take(10) {
+            let verdict = if question.answered {
+                "answered"
+            } else {
+                "no answer"
+            };
+            writeln!(
+                out,
+                "  {:>3} down {:>3} up  {:<9}  {}",
+                question.down, question.up, verdict, question.question
+            )?;
+        }
+        if downvoted.len() > 10 {
+            writeln!(
+                out,
+                "  … and {} more (export them with --export)",
+                downvoted.len() - 10
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vote(ask: &str, user: u64, question: &str, answered: bool, up: bool) -> Vote {
+        Vote {
+            ask_key: ask.to_string(),
+            user_id: user,
+            question: question.to_string(),
+            answer_ids: vec!["calcinosis-cutis#p20".to_string()],
+            answered,
+            up,
+        }
+    }
+
+    #[test]
+    fn votes_are_stored_hashed_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feedback.sqlite3");
+        let store = FeedbackStore::open(&path).unwrap();
+        store
+            .record(&vote("1", 77, "how is it treated?", true, true))
+            .unwrap();
+        store
+            .record(&vote("1", 77, "how is it treated?", true, false))
+            .unwrap();
+        store
+            .record(&vote("1", 78, "how is it treated?", true, true))
+            .unwrap();
+        let votes = store.votes().unwrap();
+        assert_eq!(votes.len(), 2);
+        assert!(!votes[0].up, "the second vote replaced the first");
+        assert_eq!(votes[0].user_hash.len(), 32);
+        assert!(!votes[0].user_hash.contains("77"));
+        assert_eq!(
+            votes[0].answer_ids,
+            vec!["calcinosis-cutis#p20".to_string()]
+        );
+        assert!(votes[0].voted_at.ends_with('Z'));
+        drop(store);
+
+        // The salt persists, so the same person hashes the same after a restart.
+        let reopened = FeedbackStore::open(&path).unwrap();
+        assert_eq!(reopened.hash_user(77), votes[0].user_hash);
+        let other_db = FeedbackStore::open(&dir.path().join("other.sqlite3")).unwrap();
+        assert_ne!(other_db.hash_user(77), votes[0].user_hash);
+    }
+
+    #[test]
+    fn export_states_a_hypothesis_per_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FeedbackStore::open(&dir.path().join("f.sqlite3")).unwrap();
+        store
+            .record(&vote("1", 1, "Is it contagious?", true, false))
+            .unwrap();
+        store
+            .record(&vote("2", 2, "is it  contagious?", true, false))
+            .unwrap();
+        store
+            .record(&vote("3", 1, "what causes it", true, true))
+            .unwrap();
+        store
+            .record(&vote("4", 1, "does laser help", false, false))
+            .unwrap();
+        let items = downvoted_eval_items(&store.votes().unwrap());
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0].query, "Is it contagious?");
+        assert_eq!(items[0].kind, "unanswerable");
+        assert!(
+            items[0].note.starts_with("down-voted 2×"),
+            "{}",
+            items[0].note
+        );
+        assert_eq!(items[1].kind, "factoid");
+        let line = serde_json::to_string(&items[0]).unwrap();
+        assert!(line.starts_with(r#"{"qid":"fb0001","query":"Is it contagious?","evidence":[],"refs":[],"section":"","kind":"unanswerable","note":"#), "{line}");
+    }
+
+    #[test]
+    fn command_prints_summary_and_exports() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("f.sqlite3");
+        let store = FeedbackStore::open(&db).unwrap();
+        store
+            .record(&vote("1", 1, "Is it contagious?", true, false))
+            .unwrap();
+        store
+            .record(&vote("2", 2, "what causes it", true, true))
+            .unwrap();
+        drop(store);
+        let export = dir.path().join("down.jsonl");
+        let mut out = Vec::new();
+        feedback_command(&db, Some(&export), &mut out).unwrap();
+        let printed = String::from_utf8(out).unwrap();
+        assert!(
+            printed.contains("2 votes: 1 up, 1 down, from 2 people on 2 questions"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("exported 1 down-voted question(s)"),
+            "{printed}"
+        );
+        let exported = std::fs::read_to_string(&export).unwrap();
+        assert_eq!(exported.lines().count(), 1);
+    }
+
+    #[test]
+    fn missing_database_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let error =
+            feedback_command(&dir.path().join("none.sqlite3"), None, &mut Vec::new()).unwrap_err();
+        assert!(
+            error.to_string().starts_with("no feedback database at"),
+            "{error}"
+        );
+    }
+}
