@@ -168,7 +168,7 @@ impl Config {
         if self.passages.max_passage_bytes < 200 {
             return Err("passages.max_passage_bytes must be at least 200".to_string());
         }
-        Ok(())
+        self.discord.validate()
     }
 
     fn resolve_relative_to(&mut self, base: &Path) {

@@ -204,11 +204,18 @@ const PASSAGE_MAX: usize = 1800;
 /// The reply to a question: one embed per shown passage, or the "no answer" embed.
 pub fn render_answer(answer: &Answer, page: AnswerPage, library: &Library) -> Reply {
     let content = page.emergency.then(|| EMERGENCY_NOTICE.to_string());
+    // The first page shows only the passages worth showing next to the best one (weak
+    // matches would read as answers); "More passages" pages through the rest on request.
+    let first_page_limit = if page.offset == 0 {
+        answer.hits_worth_showing().len().max(1)
+    } else {
+        usize::MAX
+    };
     let shown: Vec<&Hit> = answer
         .hits
         .iter()
         .skip(page.offset)
-        .take(page.count.max(1))
+        .take(page.count.max(1).min(first_page_limit))
         .collect();
     if !answer.answered() || shown.is_empty() {
         return Reply {
@@ -235,7 +242,8 @@ pub fn render_answer(answer: &Answer, page: AnswerPage, library: &Library) -> Re
     }
 
     let mut buttons = Vec::new();
-    if page.has_more {
+    // Hits held back from a short first page are "more" too.
+    if page.has_more || answer.hits.len() > page.offset + shown.len() {
         buttons.push(Button {
             custom_id: ButtonAction::More {
                 ask: page.ask,
