@@ -492,7 +492,10 @@ mod tests {
         assert_eq!(votes.len(), 2);
         assert!(!votes[0].up, "the second vote replaced the first");
         assert_eq!(votes[0].user_hash.len(), 32);
-        assert!(!votes[0].user_hash.contains("77"));
+        // Hashed, not stored: 32 hex digits, and different people get different hashes.
+        assert!(votes[0].user_hash.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(votes[0].user_hash, "77");
+        assert_ne!(votes[0].user_hash, votes[1].user_hash);
         assert_eq!(
             votes[0].answer_ids,
             vec!["calcinosis-cutis#p20".to_string()]
