@@ -60,6 +60,8 @@ pub enum AbstainReason {
     /// The question asks about something (a treatment, a dose, a cost…) that the corpus never
     /// mentions; [`Answer::not_in_article`] names it.
     NotInArticle,
+    /// The index could not be read while answering (a damaged file): `citebot index` rebuilds it.
+    IndexDamaged,
 }
 
 impl AbstainReason {
@@ -72,6 +74,9 @@ impl AbstainReason {
             }
             AbstainReason::WeakEvidence => {
                 "the closest passages match only a small part of the question"
+            }
+            AbstainReason::IndexDamaged => {
+                "the index is damaged and could not be read; run `citebot index` to rebuild it"
             }
             AbstainReason::NotInArticle => {
                 "the question asks about something the article never mentions"

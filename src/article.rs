@@ -287,12 +287,13 @@ pub fn parse_article(slug: &str, text: &str, limits: PassageLimits) -> Article {
 
     let mut passages = Vec::new();
     let known_refs: BTreeSet<RefNumber> = references.iter().map(|c| c.number).collect();
+    let known_notes: BTreeSet<&str> = notes.iter().map(|(label, _)| label.as_str()).collect();
     let mut body_index = 0;
     for (section_path, paragraph, line) in &paragraphs {
         for chunk in split_paragraph(paragraph, limits) {
             for marker in chunk.sentences.iter().flat_map(|s| &s.markers) {
-                if let MarkerTarget::Reference(number) = marker.target {
-                    if !known_refs.contains(&number) {
+                match &marker.target {
+                    MarkerTarget::Reference(number) if !known_refs.contains(number) => {
                         warnings.push(ParseWarning {
                             line: *line,
                             message: format!(
@@ -300,6 +301,15 @@ pub fn parse_article(slug: &str, text: &str, limits: PassageLimits) -> Article {
                             ),
                         });
                     }
+                    MarkerTarget::Note(label) if !known_notes.contains(label.as_str()) => {
+                        warnings.push(ParseWarning {
+                            line: *line,
+                            message: format!(
+                                "marker [{label}] points to no entry of the Notes list"
+                            ),
+                        });
+                    }
+                    _ => {}
                 }
             }
             passages.push(Passage {
@@ -314,10 +324,19 @@ pub fn parse_article(slug: &str, text: &str, limits: PassageLimits) -> Article {
             body_index += 1;
         }
     }
+    let mut note_ids: BTreeSet<String> = BTreeSet::new();
     for (label, text) in notes {
         let sentences = split_sentences(&text);
+        // A label used twice in the Notes list still gets ids of its own.
+        let mut id = format!("{slug}#note-{label}");
+        let mut repeat = 1;
+        while note_ids.contains(&id) {
+            repeat += 1;
+            id = format!("{slug}#note-{label}-{repeat}");
+        }
+        note_ids.insert(id.clone());
         passages.push(Passage {
-            id: format!("{slug}#note-{label}"),
+            id,
             article: slug.to_string(),
             article_title: header.title.clone(),
             section_path: SectionPath(vec!["Notes".to_string()]),

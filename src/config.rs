@@ -137,6 +137,7 @@ impl Config {
 
     /// Parses TOML text; the error is a one-line message.
     pub fn parse(text: &str) -> std::result::Result<Config, String> {
+        refuse_secrets(text)?;
         let config: Config = toml::from_str(text).map_err(|error| {
             let message = error.message().trim().to_string();
             match error.span() {
@@ -189,5 +190,41 @@ impl Config {
         PassageLimits {
             max_passage_bytes: self.passages.max_passage_bytes,
         }
+    }
+}
+
+/// Keys that would hold a secret. The error names the key, never its value.
+const SECRET_KEYS: &[&str] = &["token", "bot_token", "discord_token", "secret", "password"];
+
+/// Refuses a config that holds a secret: secrets come from the environment only, so that a
+/// config file can be shared, committed or pasted into a bug report safely.
+fn refuse_secrets(text: &str) -> std::result::Result<(), String> {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        // Not TOML at all: the typed parse reports where.
+        return Ok(());
+    };
+    fn walk(table: &toml::Table, prefix: &str) -> Option<String> {
+        for (key, value) in table {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if SECRET_KEYS.contains(&key.to_lowercase().as_str()) {
+                return Some(path);
+            }
+            if let toml::Value::Table(inner) = value {
+                if let Some(found) = walk(inner, &path) {
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+    match walk(&table, "") {
+        Some(key) => Err(format!(
+            "{key}: secrets never go in config.toml; remove the line and put the Discord token in the environment variable named by discord.token_env (DISCORD_TOKEN by default)"
+        )),
+        None => Ok(()),
     }
 }

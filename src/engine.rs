@@ -104,15 +104,30 @@ impl Engine {
     /// Answers `question` with at most `top` passages. Never fails: a question that cannot be
     /// searched gets an abstention with its reason.
     pub fn ask(&self, question: &str, top: usize) -> Answer {
+        let started = std::time::Instant::now();
         let loaded = self.current();
-        search::answer(
-            &loaded.open,
-            &loaded.cache,
-            &self.synonyms,
-            &self.config.search,
-            question,
-            top.max(1),
-        )
+        // tantivy panics on some damaged files that pass every check at open; one question
+        // must not take the process (or the bot) down with it.
+        let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            search::answer(
+                &loaded.open,
+                &loaded.cache,
+                &self.synonyms,
+                &self.config.search,
+                question,
+                top.max(1),
+            )
+        }));
+        answered.unwrap_or_else(|_| {
+            tracing::error!(index = %loaded.open.generation.display(), "index unreadable while answering: run `citebot index`");
+            Answer {
+                question: question.to_string(),
+                verdict: crate::answer::Verdict::Abstained(crate::answer::AbstainReason::IndexDamaged),
+                hits: Vec::new(),
+                not_in_article: Vec::new(),
+                took: started.elapsed(),
+            }
+        })
     }
 
     /// The articles in the index.

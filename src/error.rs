@@ -37,17 +37,12 @@ pub enum Error {
     #[error("config file {path}: {message}")]
     Config { path: PathBuf, message: String },
 
-    #[error("index folder {path} cannot be written: {source} (check its permissions, or set index_dir in config.toml to a writable folder)")]
+    #[error("index folder {path} cannot be written: {source} (check its permissions and free space, or set index_dir in config.toml to another folder)")]
     IndexNotWritable {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-
-    #[error(
-        "another citebot is rebuilding the index in {path}: wait for it to finish, then try again"
-    )]
-    IndexBusy { path: PathBuf },
 
     #[error("index in {path} is unreadable ({message}): run `citebot index` to rebuild it")]
     IndexCorrupt { path: PathBuf, message: String },

@@ -43,6 +43,9 @@ pub const TOKENIZER: &str = "citebot_en";
 const CURRENT: &str = "CURRENT";
 const MANIFEST: &str = "manifest.json";
 const LOCK: &str = ".build.lock";
+/// Up to this many passages, opening an index verifies every file's checksum (about 1 ms per
+/// 10,000 passages here).
+const CHECKSUM_PASSAGE_LIMIT: usize = 50_000;
 
 /// Builds the analyzer registered as [`TOKENIZER`].
 pub fn analyzer() -> TextAnalyzer {
@@ -276,11 +279,18 @@ pub fn rebuild(config: &Config, options: RebuildOptions) -> Result<BuildReport> 
     };
     std::fs::rename(&temporary, &generation).map_err(not_writable)?;
     let pointer = index_dir.join(format!(".tmp-{CURRENT}"));
-    let mut file = File::create(&pointer).map_err(not_writable)?;
-    file.write_all(generation_name.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(not_writable)?;
-    std::fs::rename(&pointer, index_dir.join(CURRENT)).map_err(not_writable)?;
+    let published = File::create(&pointer)
+        .and_then(|mut file| {
+            file.write_all(generation_name.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&pointer, index_dir.join(CURRENT)));
+    if let Err(source) = published {
+        // The old generation keeps serving; leave nothing of the failed one behind.
+        let _ = std::fs::remove_file(&pointer);
+        let _ = std::fs::remove_dir_all(&generation);
+        return Err(not_writable(source));
+    }
     sync_dir(index_dir);
     remove_old_generations(index_dir, &generation_name);
     drop(lock);
@@ -493,6 +503,21 @@ pub fn open(index_dir: &Path) -> Result<OpenIndex, Staleness> {
     let manifest = read_manifest(&generation)?;
     let corrupt = |e: tantivy::TantivyError| Staleness::Corrupt(e.to_string());
     let index = Index::open_in_dir(&generation).map_err(corrupt)?;
+    // Flipped bytes inside a segment make tantivy panic on first read.
+    // Checksums read every byte, so they are verified only where that stays cheap; larger
+    // indexes rely on the panic guard around each question (Engine::ask).
+    if manifest.passages <= CHECKSUM_PASSAGE_LIMIT {
+        match index.validate_checksum() {
+            Ok(damaged) if damaged.is_empty() => {}
+            Ok(damaged) => {
+                return Err(Staleness::Corrupt(format!(
+                    "{} damaged file(s), checksum mismatch",
+                    damaged.len()
+                )))
+            }
+            Err(error) => return Err(Staleness::Corrupt(error.to_string())),
+        }
+    }
     index.tokenizers().register(TOKENIZER, analyzer());
     let fields = Fields::from_schema(&index.schema()).map_err(Staleness::Corrupt)?;
     let reader = index

@@ -34,6 +34,12 @@ pub struct SynthOptions {
     pub zipf_exponent: f64,
     /// Threads writing files; the output does not depend on it.
     pub threads: usize,
+    /// Where the seed article's content words go in the ranking. `true`: spread over ranks 30
+    /// to ~30,000 among the generated words, as a topic's words are in a large corpus (common
+    /// enough to be found, rare enough to be worth searching). `false`: all at the head, by
+    /// their frequency in the seed article, so every question word is among the corpus's most
+    /// common words (the worst case for a disjunctive query).
+    pub spread_seed_words: bool,
 }
 
 impl Default for SynthOptions {
@@ -45,6 +51,7 @@ impl Default for SynthOptions {
             threads: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
+            spread_seed_words: true,
         }
     }
 }
@@ -97,6 +104,31 @@ pub struct WordDistribution {
 impl WordDistribution {
     /// The words of `seed_text` by descending frequency, then `tail_words` generated words.
     pub fn from_seed_text(seed_text: &str, tail_words: usize, exponent: f64) -> WordDistribution {
+        WordDistribution::build(seed_text, tail_words, exponent, false)
+    }
+
+    /// Like [`WordDistribution::from_seed_text`], but with the seed's content words spread
+    /// among the generated ones (see [`SynthOptions::spread_seed_words`]); function words
+    /// stay at the head.
+    pub fn with_spread_seed_words(
+        seed_text: &str,
+        tail_words: usize,
+        exponent: f64,
+    ) -> WordDistribution {
+        WordDistribution::build(seed_text, tail_words, exponent, true)
+    }
+
+    /// The distribution `options` asks for.
+    pub fn for_options(seed_text: &str, options: &SynthOptions) -> WordDistribution {
+        WordDistribution::build(
+            seed_text,
+            options.tail_words,
+            options.zipf_exponent,
+            options.spread_seed_words,
+        )
+    }
+
+    fn build(seed_text: &str, tail_words: usize, exponent: f64, spread: bool) -> WordDistribution {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for word in seed_text
             .split(|c: char| !c.is_alphabetic())
@@ -107,8 +139,14 @@ impl WordDistribution {
         let mut ranked: Vec<(String, usize)> = counts.into_iter().collect();
         ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let seed_words = ranked.len();
-        let mut words: Vec<String> = ranked.into_iter().map(|(word, _)| word).collect();
-        words.extend((0..tail_words).map(pseudo_word));
+        let mut words: Vec<String> = if spread {
+            spread_content_words(ranked.into_iter().map(|(word, _)| word), tail_words)
+        } else {
+            let mut words: Vec<String> = ranked.into_iter().map(|(word, _)| word).collect();
+            words.extend((0..tail_words).map(pseudo_word));
+            words
+        };
+        words.shrink_to_fit();
         let mut cumulative = Vec::with_capacity(words.len());
         let mut total = 0.0;
         for rank in 0..words.len() {
@@ -153,12 +191,51 @@ impl WordDistribution {
     }
 }
 
+/// English function words: they head any corpus's ranking, whatever its topic.
+const FUNCTION_WORDS: &[&str] = &[
+    "the", "of", "and", "in", "a", "to", "is", "as", "by", "with", "or", "for", "are", "be",
+    "that", "on", "an", "from", "can", "it", "which", "has", "this", "such", "may", "at", "also",
+    "been", "its", "not", "but", "most", "there", "one", "other", "into", "than", "after",
+];
+
+/// Function words first (in seed order), then content words placed at ranks spread
+/// log-uniformly over 30..30,000, generated words filling every other rank.
+fn spread_content_words(ranked: impl Iterator<Item = String>, tail_words: usize) -> Vec<String> {
+    let (function, content): (Vec<String>, Vec<String>) =
+        ranked.partition(|word| FUNCTION_WORDS.contains(&word.as_str()));
+    let total = function.len() + content.len() + tail_words;
+    let mut slots: Vec<Option<String>> = vec![None; total];
+    for (rank, word) in function.into_iter().enumerate() {
+        slots[rank] = Some(word);
+    }
+    let mut rng = Rng::new(0x5_9EAD, 0);
+    let (low, high) = (30f64.ln(), 30_000f64.ln());
+    for word in content {
+        let mut rank = (low + rng.unit() * (high - low)).exp() as usize;
+        rank = rank.min(total - 1);
+        while slots[rank].is_some() {
+            rank = (rank + 1) % total;
+        }
+        slots[rank] = Some(word);
+    }
+    let mut generated = 0;
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.unwrap_or_else(|| {
+                generated += 1;
+                pseudo_word(generated - 1)
+            })
+        })
+        .collect()
+}
+
 const SYLLABLES: &[&str] = &[
-    "ba", "be", "bi", "bo", "ca", "ce", "ci", "co", "da", "de", "di", "do", "fa", "fe", "fi",
-    "ga", "ge", "go", "ka", "ke", "ki", "la", "le", "li", "lo", "lu", "ma", "me", "mi", "mo",
-    "na", "ne", "ni", "no", "pa", "pe", "pi", "po", "ra", "re", "ri", "ro", "sa", "se", "si",
-    "so", "ta", "te", "ti", "to", "va", "ve", "vi", "xa", "za", "zo", "tor", "lin", "mus", "ter",
-    "phos", "cal", "derm", "ost",
+    "ba", "be", "bi", "bo", "ca", "ce", "ci", "co", "da", "de", "di", "do", "fa", "fe", "fi", "ga",
+    "ge", "go", "ka", "ke", "ki", "la", "le", "li", "lo", "lu", "ma", "me", "mi", "mo", "na", "ne",
+    "ni", "no", "pa", "pe", "pi", "po", "ra", "re", "ri", "ro", "sa", "se", "si", "so", "ta", "te",
+    "ti", "to", "va", "ve", "vi", "xa", "za", "zo", "tor", "lin", "mus", "ter", "phos", "cal",
+    "derm", "ost",
 ];
 
 /// The `index`-th generated word: distinct for distinct indexes, at least two syllables, and
@@ -412,7 +489,8 @@ pub fn write_corpus(
                 scope.spawn(move || -> std::io::Result<CorpusStats> {
                     let mut stats = CorpusStats::default();
                     for index in (thread..budgets.len()).step_by(threads) {
-                        let article = generate_article(words, options, index as u64, budgets[index]);
+                        let article =
+                            generate_article(words, options, index as u64, budgets[index]);
                         let mut file = std::io::BufWriter::new(std::fs::File::create(
                             article_path(corpus_dir, index),
                         )?);

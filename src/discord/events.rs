@@ -207,7 +207,13 @@ pub async fn on_component(
             }
             ButtonAction::References { offset, count, .. } => {
                 let (answer, _) = state
-                    .answer_page(ask, &record.question, 0, offset + count, false)
+                    .answer_page(
+                        ask,
+                        &record.question,
+                        0,
+                        offset.saturating_add(count),
+                        false,
+                    )
                     .await?;
                 let shown: Vec<_> = answer.hits.into_iter().skip(offset).take(count).collect();
                 render::render_references(&shown, &state.library())

@@ -76,8 +76,20 @@ pub fn intents() -> GatewayIntents {
 pub async fn run(config: Config) -> Result<(), BotError> {
     let settings = config.discord.clone();
     settings.validate().map_err(BotError::Config)?;
-    let token = std::env::var(&settings.token_env)
-        .ok()
+    // From the file named in the config (a Docker or systemd secret) when there is one,
+    // else from the environment variable.
+    let from_file = match &settings.token_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
+            BotError::Config(format!(
+                "discord.token_file {} cannot be read ({error}): create it with the bot token, or remove the setting to use {}",
+                path.display(),
+                settings.token_env
+            ))
+        })?),
+        None => None,
+    };
+    let token = from_file
+        .or_else(|| std::env::var(&settings.token_env).ok())
         .map(|token| token.trim().to_string())
         .filter(|token| !token.is_empty())
         .ok_or_else(|| BotError::TokenMissing {
@@ -158,10 +170,13 @@ pub async fn run_with(
             })
         }
         Err(error) => {
+            // The API's text is passed on, but a server or proxy may echo the request's
+            // Authorization header in it: the token never leaves this function.
+            let message = error.to_string().replace(token.as_str(), "[token]");
             return Err(BotError::Unreachable {
                 api_base: api_base.to_string(),
-                message: error.to_string(),
-            })
+                message,
+            });
         }
     };
     info!(api_base = %api_base, relay = rest.relay.is_some(), intents = ?intents(), "connecting to discord");

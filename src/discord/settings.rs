@@ -23,6 +23,9 @@ pub struct DiscordSettings {
     /// Name of the environment variable holding the bot token. The token itself never goes in
     /// the config file.
     pub token_env: String,
+    /// A file holding the bot token (a Docker or systemd secret), read instead of `token_env`
+    /// when set. Relative to this config file's folder.
+    pub token_file: Option<PathBuf>,
     /// Origin of the Discord API (scheme, host and optional port, no path). Overridden by the
     /// `CITEBOT_DISCORD_API_BASE` environment variable.
     pub api_base: String,
@@ -57,6 +60,7 @@ impl Default for DiscordSettings {
     fn default() -> Self {
         DiscordSettings {
             token_env: "DISCORD_TOKEN".to_string(),
+            token_file: None,
             api_base: DEFAULT_API_BASE.to_string(),
             guild_id: None,
             allowed_channels: Vec::new(),
@@ -129,12 +133,23 @@ impl DiscordSettings {
         if self.feedback_db.is_relative() {
             self.feedback_db = base.join(&self.feedback_db);
         }
+        if let Some(file) = self.token_file.as_mut().filter(|file| file.is_relative()) {
+            *file = base.join(&*file);
+        }
     }
 
     /// Checks values serde cannot: the error is a one-line message naming the key.
     pub fn validate(&self) -> Result<(), String> {
-        if self.token_env.trim().is_empty() {
-            return Err("discord.token_env must name an environment variable".to_string());
+        // A token pasted here by mistake must be refused without being repeated anywhere.
+        let is_variable_name = !self.token_env.is_empty()
+            && self.token_env.len() <= 64
+            && self
+                .token_env
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            && !self.token_env.starts_with(|c: char| c.is_ascii_digit());
+        if !is_variable_name {
+            return Err("discord.token_env must be the NAME of an environment variable (like DISCORD_TOKEN: capitals, digits, underscores), not the token itself; put the token in that variable".to_string());
         }
         if !(1..=5).contains(&self.top) {
             return Err(format!(

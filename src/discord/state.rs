@@ -95,11 +95,11 @@ impl BotState {
         emergency: bool,
     ) -> Result<(Answer, Reply), BotError> {
         let limit = self.settings.max_passages.max(1);
-        let shown_end = (offset + count).min(limit);
+        let shown_end = offset.saturating_add(count).min(limit);
         let count = shown_end.saturating_sub(offset).max(1);
         let engine = Arc::clone(&self.engine);
         let owned_question = question.to_string();
-        let wanted = shown_end + 1;
+        let wanted = shown_end.saturating_add(1);
         let started = Instant::now();
         let answer = tokio::task::spawn_blocking(move || engine.ask(&owned_question, wanted))
             .await

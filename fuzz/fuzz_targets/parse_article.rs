@@ -1,0 +1,35 @@
+//! The article parser on any bytes: no panic; every sentence is a valid slice of its passage;
+//! every passage survives the JSON round trip the index stores it through.
+
+#![no_main]
+
+use citebot::article::{parse_article, PassageLimits};
+use citebot::passage::Passage;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // The first byte picks the passage size limit, so splitting is exercised too.
+    let (limit, rest) = match data.split_first() {
+        Some((&first, rest)) => (200 + usize::from(first) * 8, rest),
+        None => (PassageLimits::default().max_passage_bytes, data),
+    };
+    let text = String::from_utf8_lossy(rest);
+    let limits = PassageLimits {
+        max_passage_bytes: limit,
+    };
+    let article = parse_article("fuzz", &text, limits);
+    for passage in &article.passages {
+        let mut previous_end = 0;
+        for (index, sentence) in passage.sentences.iter().enumerate() {
+            assert!(sentence.start < sentence.end && sentence.end <= passage.text.len());
+            assert!(sentence.start >= previous_end, "sentences overlap");
+            previous_end = sentence.end;
+            let _ = passage.sentence_text(index);
+        }
+        let bytes = serde_json::to_vec(passage).expect("a passage serialises");
+        let back: Passage = serde_json::from_slice(&bytes).expect("a passage deserialises");
+        assert_eq!(&back, passage);
+    }
+    let _ = article.aliases();
+    let _ = citebot::article::strip_markers(&text);
+});

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Short fuzzing smoke run of every target in fuzz/ (default 20 s each), for CI.
+#
+#   scripts/fuzz-smoke.sh                 # every target, 20 s each
+#   FUZZ_SECONDS=600 scripts/fuzz-smoke.sh parse_article   # one target, longer
+#
+# cargo-fuzz needs nightly-only compiler flags (-Z sanitizer, -C passes=sancov-module);
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. cargo-fuzz itself is installed from
+# crates.io when missing; when it cannot be installed (no network, no C++ compiler for
+# libFuzzer) the run is skipped with a message and exit status 0, so CI without those still
+# passes. A crash fails the run (exit 1) and leaves the input in fuzz/artifacts/<target>/.
+#
+# Settings (environment): FUZZ_SECONDS (per target, default 20), FUZZ_KEEP_CORPUS=1 (keep the
+# working corpus in fuzz/corpus/<target> between runs), FUZZ_SANITIZER (none by
+# default, for speed: citebot's own code is safe Rust; use address for a long run),
+# CITEBOT_FUZZ_TARGET_DIR (build folder, default ~/.cache/citebot-fuzz-target, apart from the
+# main build so different compiler flags do not rebuild it), FUZZ_JOBS (build jobs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds="${FUZZ_SECONDS:-20}"
+sanitizer="${FUZZ_SANITIZER:-none}"
+export CARGO_TARGET_DIR="${CITEBOT_FUZZ_TARGET_DIR:-$HOME/.cache/citebot-fuzz-target}"
+export RUSTC_BOOTSTRAP=1
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(parse_article citation_entry query)
+fi
+
+skip() {
+    echo "fuzz-smoke: skipped: $*" >&2
+    exit 0
+}
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz-smoke: cargo-fuzz is not installed; installing it from crates.io" >&2
+    if ! cargo install cargo-fuzz --locked >&2; then
+        skip "cargo-fuzz cannot be installed here (network or build tools missing); install it with 'cargo install cargo-fuzz --locked'"
+    fi
+fi
+if ! command -v c++ >/dev/null 2>&1 && ! command -v clang++ >/dev/null 2>&1; then
+    skip "no C++ compiler to build libFuzzer (apt-get install g++)"
+fi
+
+if [ -n "${FUZZ_JOBS:-}" ]; then
+    export CARGO_BUILD_JOBS="$FUZZ_JOBS"
+fi
+
+# Debug assertions on: overflow checks and debug_assert! catch more than a plain release build.
+build() {
+    cargo fuzz build --debug-assertions --sanitizer "$sanitizer" "$@"
+}
+
+echo "fuzz-smoke: building ${targets[*]} (sanitizer: $sanitizer)" >&2
+if [ $# -eq 0 ]; then
+    build # every target in one cargo run
+else
+    for target in "${targets[@]}"; do
+        build "$target"
+    done
+fi
+
+# The query target builds its index here (one per fuzzing process); removed at the end.
+CITEBOT_FUZZ_WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/citebot-fuzz-index-XXXXXX")"
+export CITEBOT_FUZZ_WORKDIR
+trap 'rm -rf "$CITEBOT_FUZZ_WORKDIR"' EXIT
+
+status=0
+for target in "${targets[@]}"; do
+    case "$target" in
+        query) dict=fuzz/query.dict ;;
+        *) dict=fuzz/article.dict ;;
+    esac
+    # The working corpus: fresh each run (seeded from fuzz/seeds, committed, so runs start
+    # from real articles and questions), or kept in fuzz/corpus/<target> (git-ignored) with
+    # FUZZ_KEEP_CORPUS=1 so long runs build on each other.
+    if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then
+        work="fuzz/corpus/$target"
+        mkdir -p "$work"
+    else
+        work="$(mktemp -d "${TMPDIR:-/tmp}/citebot-fuzz-$target-XXXXXX")"
+    fi
+    log="$(mktemp "${TMPDIR:-/tmp}/citebot-fuzz-$target-log-XXXXXX")"
+    echo "fuzz-smoke: $target for ${seconds}s" >&2
+    if cargo fuzz run --debug-assertions --sanitizer "$sanitizer" "$target" \
+        "$work" "fuzz/seeds/$target" -- \
+        -max_total_time="$seconds" -dict="$dict" -max_len=65536 -rss_limit_mb=4096 \
+        -print_final_stats=1 >"$log" 2>&1; then
+        runs="$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')"
+        echo "fuzz-smoke: $target ok, $runs executions" >&2
+        rm -f "$log"
+        if [ "${FUZZ_KEEP_CORPUS:-0}" != 1 ]; then
+            rm -rf "$work"
+        fi
+    else
+        status=1
+        echo "fuzz-smoke: $target FAILED; last lines of the log ($log):" >&2
+        tail -n 40 "$log" >&2
+    fi
+done
+exit "$status"
