@@ -25,13 +25,29 @@ fn shipped_article_is_the_seed_byte_for_byte() {
 fn header_and_infobox_are_metadata_not_passages() {
     let article = seed();
     assert_eq!(article.title, "Calcinosis cutis");
-    assert_eq!(article.redirected_from.as_deref(), Some("Iatrogenic calcinosis cutis"));
-    assert_eq!(article.infobox_value("Other names"), Some("Cutaneous calcification"));
+    assert_eq!(
+        article.redirected_from.as_deref(),
+        Some("Iatrogenic calcinosis cutis")
+    );
+    assert_eq!(
+        article.infobox_value("Other names"),
+        Some("Cutaneous calcification")
+    );
     assert_eq!(article.infobox_value("Specialty"), Some("Dermatology"));
-    assert!(article.aliases().contains(&"Cutaneous calcification".to_string()));
+    assert!(article
+        .aliases()
+        .contains(&"Cutaneous calcification".to_string()));
     for passage in &article.passages {
-        for header in ["From Wikipedia", "Other names", "Edit this on Wikidata", "Micrograph of"] {
-            assert!(!passage.text.starts_with(header), "{header} became a passage");
+        for header in [
+            "From Wikipedia",
+            "Other names",
+            "Edit this on Wikidata",
+            "Micrograph of",
+        ] {
+            assert!(
+                !passage.text.starts_with(header),
+                "{header} became a passage"
+            );
         }
     }
 }
@@ -42,10 +58,22 @@ fn every_body_paragraph_is_in_exactly_one_passage() {
     let body_start = SEED.find("Calcinosis cutis is an uncommon").expect("lead");
     let body_end = SEED.find("\nReferences\n").expect("references");
     let headings = [
-        "Signs and symptoms", "Causes", "Diagnosis", "Classification", "Dystrophic calcinosis cutis",
-        "Metastatic calcinosis cutis", "Iatrogenic calcinosis cutis", "Traumatic calcinosis cutis",
-        "Idiopathic calcinosis cutis", "Idiopathic scrotal calcinosis", "Subepidermal calcified nodule",
-        "Tumoral calcinosis", "Osteoma cutis", "Treatment", "Gallery", "See also",
+        "Signs and symptoms",
+        "Causes",
+        "Diagnosis",
+        "Classification",
+        "Dystrophic calcinosis cutis",
+        "Metastatic calcinosis cutis",
+        "Iatrogenic calcinosis cutis",
+        "Traumatic calcinosis cutis",
+        "Idiopathic calcinosis cutis",
+        "Idiopathic scrotal calcinosis",
+        "Subepidermal calcified nodule",
+        "Tumoral calcinosis",
+        "Osteoma cutis",
+        "Treatment",
+        "Gallery",
+        "See also",
     ];
     let paragraphs: Vec<&str> = SEED[body_start..body_end]
         .split('\n')
@@ -53,8 +81,14 @@ fn every_body_paragraph_is_in_exactly_one_passage() {
         .collect();
     assert_eq!(paragraphs.len(), 17);
     for paragraph in paragraphs {
-        let holders = article.body_passages().filter(|p| p.text == paragraph).count();
-        assert_eq!(holders, 1, "paragraph not in exactly one passage: {paragraph:.60}");
+        let holders = article
+            .body_passages()
+            .filter(|p| p.text == paragraph)
+            .count();
+        assert_eq!(
+            holders, 1,
+            "paragraph not in exactly one passage: {paragraph:.60}"
+        );
     }
     assert_eq!(article.body_passages().count(), 17);
 }
@@ -72,7 +106,10 @@ fn sections_rebuild_the_heading_tree() {
     assert_eq!(path_of("Calcinosis cutis is an uncommon"), "Lead");
     assert_eq!(path_of("Lesions might be"), "Signs and symptoms");
     assert_eq!(path_of("Calcinosis may result"), "Causes");
-    assert_eq!(path_of("Calcinosis cutis may be divided"), "Diagnosis › Classification");
+    assert_eq!(
+        path_of("Calcinosis cutis may be divided"),
+        "Diagnosis › Classification"
+    );
     assert_eq!(
         path_of("Iatrogenic calcinosis cutis is characterized"),
         "Diagnosis › Classification › Iatrogenic calcinosis cutis"
@@ -83,18 +120,24 @@ fn sections_rebuild_the_heading_tree() {
     );
     assert_eq!(path_of("Diltiazem, a calcium"), "Treatment");
     // Empty sections produce nothing.
-    assert!(article
-        .passages
-        .iter()
-        .all(|p| !["Gallery", "See also", "Further reading", "External links"]
-            .contains(&p.section_path.nearest())));
+    assert!(article.passages.iter().all(|p| ![
+        "Gallery",
+        "See also",
+        "Further reading",
+        "External links"
+    ]
+    .contains(&p.section_path.nearest())));
 }
 
 fn refs_of_sentence(article: &citebot::article::Article, sentence: &str) -> Vec<u32> {
     for passage in article.body_passages() {
         for index in 0..passage.sentences.len() {
             if passage.sentence_text(index).starts_with(sentence) {
-                return passage.sentences[index].refs().iter().map(|n| n.0).collect();
+                return passage.sentences[index]
+                    .refs()
+                    .iter()
+                    .map(|n| n.0)
+                    .collect();
             }
         }
     }
@@ -104,17 +147,41 @@ fn refs_of_sentence(article: &citebot::article::Article, sentence: &str) -> Vec<
 #[test]
 fn known_sentences_carry_their_reference_numbers() {
     let article = seed();
-    assert_eq!(refs_of_sentence(&article, "Chronic renal failure is the most frequent underlying cause."), [9]);
+    assert_eq!(
+        refs_of_sentence(
+            &article,
+            "Chronic renal failure is the most frequent underlying cause."
+        ),
+        [9]
+    );
     // A sentence without a marker is covered by the next marker of its paragraph.
-    assert_eq!(refs_of_sentence(&article, "Metastatic calcification can result from"), [9]);
+    assert_eq!(
+        refs_of_sentence(&article, "Metastatic calcification can result from"),
+        [9]
+    );
     // A marker in mid-sentence belongs to the sentence it sits in.
-    assert_eq!(refs_of_sentence(&article, "This occurrence typically manifests"), [2, 10]);
+    assert_eq!(
+        refs_of_sentence(&article, "This occurrence typically manifests"),
+        [2, 10]
+    );
     // Page locators stay with their marker.
-    assert_eq!(refs_of_sentence(&article, "Idiopathic scrotal calcinosis is a cutaneous"), [14]);
-    assert_eq!(refs_of_sentence(&article, "Calcinosis cutis may be divided"), [5]);
+    assert_eq!(
+        refs_of_sentence(&article, "Idiopathic scrotal calcinosis is a cutaneous"),
+        [14]
+    );
+    assert_eq!(
+        refs_of_sentence(&article, "Calcinosis cutis may be divided"),
+        [5]
+    );
     // One marker at the end of a paragraph covers all its sentences.
-    assert_eq!(refs_of_sentence(&article, "Lesions might be more severe"), [3]);
-    assert_eq!(refs_of_sentence(&article, "Tumoral calcinosis is distinguished"), [2]);
+    assert_eq!(
+        refs_of_sentence(&article, "Lesions might be more severe"),
+        [3]
+    );
+    assert_eq!(
+        refs_of_sentence(&article, "Tumoral calcinosis is distinguished"),
+        [2]
+    );
 }
 
 #[test]
@@ -126,7 +193,10 @@ fn page_locators_are_kept_as_written() {
         .expect("classification passage");
     let marker = &classification.sentences[0].markers[0];
     assert_eq!(marker.locator.as_deref(), Some("527–530"));
-    assert!(classification.text.ends_with("[5]:\u{200A}527–530\u{200A}"), "text kept exactly");
+    assert!(
+        classification.text.ends_with("[5]:\u{200A}527–530\u{200A}"),
+        "text kept exactly"
+    );
 }
 
 #[test]
@@ -139,11 +209,23 @@ fn twenty_one_references_with_their_identifiers() {
     assert_eq!(nejm.number, RefNumber(15));
     assert_eq!(nejm.authors, ["Grenader, Tal", "Shavit, Linda"]);
     assert_eq!(nejm.year, Some(2011));
-    assert_eq!(nejm.container.as_deref(), Some("New England Journal of Medicine"));
+    assert_eq!(
+        nejm.container.as_deref(),
+        Some("New England Journal of Medicine")
+    );
     assert_eq!(nejm.pmid.as_deref(), Some("21848465"));
     assert_eq!(nejm.doi.as_deref(), Some("10.1056/NEJMicm1013803"));
     let groups = citebot::citation::group_same_works(&article.references);
-    assert_eq!(groups, vec![vec![RefNumber(5), RefNumber(12), RefNumber(14), RefNumber(17), RefNumber(18)]]);
+    assert_eq!(
+        groups,
+        vec![vec![
+            RefNumber(5),
+            RefNumber(12),
+            RefNumber(14),
+            RefNumber(17),
+            RefNumber(18)
+        ]]
+    );
     // Reference entries are passages too, so questions about the cited works find them.
     let entries = article
         .passages
@@ -156,14 +238,23 @@ fn twenty_one_references_with_their_identifiers() {
 #[test]
 fn every_marker_resolves_in_the_seed() {
     let article = seed();
-    assert!(article.warnings.is_empty(), "unexpected warnings: {:?}", article.warnings);
+    assert!(
+        article.warnings.is_empty(),
+        "unexpected warnings: {:?}",
+        article.warnings
+    );
 }
 
 #[test]
 fn oddities_are_kept_verbatim() {
     let article = seed();
     let all: String = article.passages.iter().map(|p| p.text.as_str()).collect();
-    for oddity in ["calcium chloridecalcium gluconate", "calcineuris", "1\u{a0}mm", "Wenzel, rg"] {
+    for oddity in [
+        "calcium chloridecalcium gluconate",
+        "calcineuris",
+        "1\u{a0}mm",
+        "Wenzel, rg",
+    ] {
         assert!(all.contains(oddity), "{oddity} was rewritten");
     }
 }

@@ -61,7 +61,14 @@ fn other_wikipedia_shapes_parse() {
     let lead = &article.passages[0];
     assert_eq!(lead.section_path.display(), "Lead");
     // Adjacent markers [1][2] both cite the first sentence; [3][a] the second.
-    assert_eq!(lead.sentences[0].refs().iter().map(|n| n.0).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        lead.sentences[0]
+            .refs()
+            .iter()
+            .map(|n| n.0)
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
     assert!(lead.sentences[1]
         .markers
         .iter()
@@ -71,7 +78,10 @@ fn other_wikipedia_shapes_parse() {
         .body_passages()
         .find(|p| p.text.starts_with("Attacks"))
         .expect("signs passage with its flattened list");
-    assert!(signs.text.contains("Joint swelling\nWarmth over the joint"), "list lines kept together");
+    assert!(
+        signs.text.contains("Joint swelling\nWarmth over the joint"),
+        "list lines kept together"
+    );
     assert!(signs.sentences[0]
         .markers
         .iter()
@@ -81,8 +91,14 @@ fn other_wikipedia_shapes_parse() {
         .body_passages()
         .find(|p| p.text.starts_with("X-rays"))
         .expect("deep passage");
-    assert_eq!(xray.section_path.display(), "Diagnosis › Imaging › Radiography");
-    assert_eq!(xray.sentences[0].markers[0].locator.as_deref(), Some("12–13"));
+    assert_eq!(
+        xray.section_path.display(),
+        "Diagnosis › Imaging › Radiography"
+    );
+    assert_eq!(
+        xray.sentences[0].markers[0].locator.as_deref(),
+        Some("12–13")
+    );
 
     let note = article
         .passages
@@ -91,11 +107,17 @@ fn other_wikipedia_shapes_parse() {
         .expect("the Notes list becomes a note passage");
     assert!(note.text.starts_with("The wrist"));
     // Further reading is not body text.
-    assert!(article.passages.iter().all(|p| !p.text.contains("Crystals in joints")));
+    assert!(article
+        .passages
+        .iter()
+        .all(|p| !p.text.contains("Crystals in joints")));
     let web = &article.references[1];
     assert_eq!(web.retrieved.as_deref(), Some("12 March 2023"));
     assert!(web.authors.is_empty());
-    assert_eq!(article.references[2].isbn.as_deref(), Some("978-0-19-958866-1"));
+    assert_eq!(
+        article.references[2].isbn.as_deref(),
+        Some("978-0-19-958866-1")
+    );
 }
 
 #[test]
@@ -105,22 +127,43 @@ fn crlf_line_ends_and_a_bom_parse_like_the_original() {
     let converted = parse_article("x", &windows, PassageLimits::default());
     assert_eq!(plain.title, converted.title);
     assert_eq!(plain.references, converted.references);
-    let texts = |a: &citebot::article::Article| a.passages.iter().map(|p| p.text.replace('\r', "")).collect::<Vec<_>>();
+    let texts = |a: &citebot::article::Article| {
+        a.passages
+            .iter()
+            .map(|p| p.text.replace('\r', ""))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(texts(&plain), texts(&converted));
 }
 
 #[test]
 fn markers_to_missing_references_are_reported() {
-    let text = SECOND.replace("reduce inflammation during attacks.[2][4]", "reduce inflammation during attacks.[2][9]");
+    let text = SECOND.replace(
+        "reduce inflammation during attacks.[2][4]",
+        "reduce inflammation during attacks.[2][9]",
+    );
     let article = parse_article("x", &text, PassageLimits::default());
-    assert!(article.warnings.iter().any(|w| w.message.contains("[9]")), "{:?}", article.warnings);
+    assert!(
+        article.warnings.iter().any(|w| w.message.contains("[9]")),
+        "{:?}",
+        article.warnings
+    );
 }
 
 #[test]
 fn long_paragraphs_are_cut_between_sentences() {
     let sentence = "Calcium deposits form slowly in the skin over many years of disease. ";
-    let text = format!("Title\n\n{}[1]\n\nReferences\n\n  1. ^ A. (2000). \"T\". J.", sentence.repeat(60));
-    let article = parse_article("x", &text, PassageLimits { max_passage_bytes: 600 });
+    let text = format!(
+        "Title\n\n{}[1]\n\nReferences\n\n  1. ^ A. (2000). \"T\". J.",
+        sentence.repeat(60)
+    );
+    let article = parse_article(
+        "x",
+        &text,
+        PassageLimits {
+            max_passage_bytes: 600,
+        },
+    );
     let bodies: Vec<_> = article.body_passages().collect();
     assert!(bodies.len() > 1);
     for passage in bodies {
@@ -133,7 +176,10 @@ fn long_paragraphs_are_cut_between_sentences() {
 #[test]
 fn a_second_article_dropped_in_just_works() {
     let workspace = common::Workspace::copied();
-    workspace.citebot(&["search", "--json", "diltiazem"]).assert().success();
+    workspace
+        .citebot(&["search", "--json", "diltiazem"])
+        .assert()
+        .success();
     std::fs::write(workspace.corpus.join("pseudogout.txt"), SECOND).expect("write article");
     workspace
         .citebot(&["search", "--json", "pyrophosphate crystals knee"])
@@ -153,4 +199,3 @@ fn a_second_article_dropped_in_just_works() {
         .success()
         .stdout(predicate::str::contains("Rosenthal"));
 }
-

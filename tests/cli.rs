@@ -15,7 +15,10 @@ fn json_line(workspace: &Workspace, args: &[&str]) -> Value {
 #[test]
 fn ask_answers_with_passage_sentence_and_sources() {
     let workspace = Workspace::shipped();
-    let output = workspace.citebot(&["ask", "How is calcinosis cutis treated?"]).output().expect("runs");
+    let output = workspace
+        .citebot(&["ask", "How is calcinosis cutis treated?"])
+        .output()
+        .expect("runs");
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
     insta::assert_snapshot!("ask_treatment", redact(&stdout, workspace.dir.path()));
@@ -24,7 +27,10 @@ fn ask_answers_with_passage_sentence_and_sources() {
 #[test]
 fn ask_off_topic_says_plainly_there_is_no_answer() {
     let workspace = Workspace::shipped();
-    let output = workspace.citebot(&["ask", "who won the world cup"]).output().expect("runs");
+    let output = workspace
+        .citebot(&["ask", "who won the world cup"])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(1), "no answer exits 1");
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
     insta::assert_snapshot!("ask_off_topic", redact(&stdout, workspace.dir.path()));
@@ -33,7 +39,8 @@ fn ask_off_topic_says_plainly_there_is_no_answer() {
 #[test]
 fn ask_about_something_the_article_never_mentions_names_it() {
     let workspace = Workspace::shipped();
-    let stdout = stdout_of(&mut workspace.citebot(&["ask", "does CO2 laser treatment work on calcinosis"]));
+    let stdout =
+        stdout_of(&mut workspace.citebot(&["ask", "does CO2 laser treatment work on calcinosis"]));
     insta::assert_snapshot!("ask_not_in_article", redact(&stdout, workspace.dir.path()));
 }
 
@@ -45,15 +52,27 @@ fn search_json_follows_the_contract() {
     assert_eq!(value["answered"], true);
     assert!(value["took_us"].is_u64());
     let first = &value["passages"][0];
-    for field in ["id", "article", "section", "section_path", "text", "refs", "score"] {
+    for field in [
+        "id",
+        "article",
+        "section",
+        "section_path",
+        "text",
+        "refs",
+        "score",
+    ] {
         assert!(!first[field].is_null(), "missing {field}");
     }
     assert_eq!(first["section"], "Treatment");
     assert_eq!(first["article"], "calcinosis-cutis");
     let text = first["text"].as_str().expect("text");
-    let article = std::fs::read_to_string(common::root().join("corpus/calcinosis-cutis.txt")).expect("article");
+    let article = std::fs::read_to_string(common::root().join("corpus/calcinosis-cutis.txt"))
+        .expect("article");
     assert!(article.contains(text), "text is exactly the article's");
-    assert!(first["refs"].as_array().expect("refs").contains(&Value::from(1)));
+    assert!(first["refs"]
+        .as_array()
+        .expect("refs")
+        .contains(&Value::from(1)));
 }
 
 #[test]
@@ -93,7 +112,10 @@ fn search_from_stdin_answers_line_by_line_in_order() {
         .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
         .collect();
     let queries: Vec<&str> = lines.iter().filter_map(|v| v["query"].as_str()).collect();
-    assert_eq!(queries, ["diltiazem", "who won the world cup", "", "venipuncture"]);
+    assert_eq!(
+        queries,
+        ["diltiazem", "who won the world cup", "", "venipuncture"]
+    );
     assert_eq!(lines[1]["answered"], false);
     assert_eq!(lines[2]["answered"], false);
 }
@@ -102,7 +124,17 @@ fn search_from_stdin_answers_line_by_line_in_order() {
 fn questions_are_never_query_syntax() {
     let workspace = Workspace::shipped();
     let long = "calcium ".repeat(12_500);
-    for question in ["C++?", "\"unbalanced", "field:value", "AND OR NOT", "(", "*", "🦴", "", long.as_str()] {
+    for question in [
+        "C++?",
+        "\"unbalanced",
+        "field:value",
+        "AND OR NOT",
+        "(",
+        "*",
+        "🦴",
+        "",
+        long.as_str(),
+    ] {
         let value = json_line(&workspace, &["search", "--json", "--", question]);
         assert!(value["answered"].is_boolean(), "{question:.20}: {value}");
     }
@@ -128,11 +160,9 @@ fn refs_list_and_one_reference_with_links() {
 #[test]
 fn refs_outside_the_list_is_a_clear_error() {
     let workspace = Workspace::shipped();
-    workspace
-        .citebot(&["refs", "99"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("no reference 99").and(predicate::str::contains("1 to 21")));
+    workspace.citebot(&["refs", "99"]).assert().code(2).stderr(
+        predicate::str::contains("no reference 99").and(predicate::str::contains("1 to 21")),
+    );
 }
 
 #[test]
@@ -145,7 +175,14 @@ fn index_prints_a_summary() {
 #[test]
 fn help_has_examples_everywhere() {
     let workspace = Workspace::shipped();
-    for command in [vec!["--help"], vec!["ask", "--help"], vec!["search", "--help"], vec!["refs", "--help"], vec!["index", "--help"], vec!["eval", "--help"]] {
+    for command in [
+        vec!["--help"],
+        vec!["ask", "--help"],
+        vec!["search", "--help"],
+        vec!["refs", "--help"],
+        vec!["index", "--help"],
+        vec!["eval", "--help"],
+    ] {
         workspace
             .citebot(&command)
             .assert()
@@ -159,14 +196,23 @@ fn missing_corpus_is_one_clear_line() {
     let workspace = Workspace::shipped();
     std::fs::write(
         workspace.config(),
-        format!("corpus_dir = \"/nonexistent/corpus\"\nindex_dir = {:?}\n", workspace.index_dir()),
+        format!(
+            "corpus_dir = \"/nonexistent/corpus\"\nindex_dir = {:?}\n",
+            workspace.index_dir()
+        ),
     )
     .expect("config");
-    let output = workspace.citebot(&["ask", "diltiazem"]).output().expect("runs");
+    let output = workspace
+        .citebot(&["ask", "diltiazem"])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).expect("utf-8");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("/nonexistent/corpus") && stderr.contains("corpus_dir"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/corpus") && stderr.contains("corpus_dir"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -27,7 +27,11 @@ fn deleting_the_index_recovers() {
     let workspace = Workspace::shipped();
     workspace.citebot(&["index"]).assert().success();
     std::fs::remove_dir_all(workspace.index_dir()).expect("delete index");
-    workspace.citebot(&["refs", "15"]).assert().success().stdout(predicate::str::contains("21848465"));
+    workspace
+        .citebot(&["refs", "15"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("21848465"));
 }
 
 #[test]
@@ -62,7 +66,10 @@ fn a_changed_corpus_makes_the_index_stale() {
     let before = live_generation(&workspace);
     let path = workspace.corpus.join("calcinosis-cutis.txt");
     let mut text = std::fs::read_to_string(&path).expect("article");
-    text = text.replace("Colchicine is an antimicrotubule drug", "Colchicine, or zebrafruit, is an antimicrotubule drug");
+    text = text.replace(
+        "Colchicine is an antimicrotubule drug",
+        "Colchicine, or zebrafruit, is an antimicrotubule drug",
+    );
     std::fs::write(&path, text).expect("write");
     workspace
         .citebot(&["search", "--json", "zebrafruit"])
@@ -81,7 +88,10 @@ fn a_rebuild_swaps_generations_and_keeps_one() {
     workspace.citebot(&["index"]).assert().success();
     let second = live_generation(&workspace);
     assert_ne!(first, second);
-    assert!(!first.exists(), "the old generation is removed after the swap");
+    assert!(
+        !first.exists(),
+        "the old generation is removed after the swap"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(workspace.index_dir())
         .expect("index dir")
         .filter_map(Result::ok)
@@ -99,7 +109,11 @@ fn an_engine_picks_up_a_rebuilt_index_without_restart() {
     assert!(!engine.ask("zebrafruit", 3).answered());
     let path = workspace.corpus.join("calcinosis-cutis.txt");
     let text = std::fs::read_to_string(&path).expect("article");
-    std::fs::write(&path, text.replace("Colchicine is an", "Colchicine, or zebrafruit, is an")).expect("write");
+    std::fs::write(
+        &path,
+        text.replace("Colchicine is an", "Colchicine, or zebrafruit, is an"),
+    )
+    .expect("write");
     citebot::index::rebuild(&config, Default::default()).expect("rebuild");
     assert!(engine.reload_if_changed().expect("reload"));
     assert!(engine.ask("zebrafruit", 3).answered());
@@ -111,9 +125,15 @@ fn an_unwritable_index_folder_is_a_clear_error() {
     let workspace = Workspace::shipped();
     // A regular file where the index folder should be: unwritable even for root.
     std::fs::write(workspace.index_dir(), b"not a folder").expect("file");
-    let output = workspace.citebot(&["ask", "diltiazem"]).output().expect("runs");
+    let output = workspace
+        .citebot(&["ask", "diltiazem"])
+        .output()
+        .expect("runs");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).expect("utf-8");
-    assert!(stderr.contains("index folder") && stderr.contains("index_dir"), "{stderr}");
+    assert!(
+        stderr.contains("index folder") && stderr.contains("index_dir"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"));
 }

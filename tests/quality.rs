@@ -12,7 +12,8 @@ fn dev_set() -> Option<std::path::PathBuf> {
 }
 
 fn eval_json(workspace: &Workspace, dev: &std::path::Path) -> Value {
-    let out = common::stdout_of(&mut workspace.citebot(&["eval", dev.to_str().expect("path"), "--json"]));
+    let out =
+        common::stdout_of(&mut workspace.citebot(&["eval", dev.to_str().expect("path"), "--json"]));
     serde_json::from_str(out.trim()).expect("eval JSON")
 }
 
@@ -26,9 +27,21 @@ fn dev_set_recall_at_1_stays_above_the_floor() {
     let report = eval_json(&workspace, &dev);
     let overall = &report["overall"];
     let recall_at_1 = overall["recall@1"].as_f64().expect("recall@1");
-    assert!(recall_at_1 >= 0.85, "Recall@1 fell to {recall_at_1}: {overall}");
-    assert!(overall["abstention_rate"].as_f64().expect("abstention") >= 0.8, "{overall}");
-    assert!(overall["false_abstention_rate"].as_f64().expect("false abstention") <= 0.1, "{overall}");
+    assert!(
+        recall_at_1 >= 0.85,
+        "Recall@1 fell to {recall_at_1}: {overall}"
+    );
+    assert!(
+        overall["abstention_rate"].as_f64().expect("abstention") >= 0.8,
+        "{overall}"
+    );
+    assert!(
+        overall["false_abstention_rate"]
+            .as_f64()
+            .expect("false abstention")
+            <= 0.1,
+        "{overall}"
+    );
 }
 
 #[test]
@@ -38,7 +51,11 @@ fn eval_agrees_with_the_shared_scorer() {
         return;
     };
     let scorer = common::shared().join("eval/score.py");
-    if std::process::Command::new("python3").arg("--version").output().is_err() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("skipped: python3 is not installed");
         return;
     }
@@ -51,7 +68,12 @@ fn eval_agrees_with_the_shared_scorer() {
         .collect();
     let input: String = questions
         .iter()
-        .map(|q| format!("{}\n", q["query"].as_str().expect("query").replace('\n', " ")))
+        .map(|q| {
+            format!(
+                "{}\n",
+                q["query"].as_str().expect("query").replace('\n', " ")
+            )
+        })
         .collect();
     let output = workspace
         .citebot(&["search", "--json", "--top", "10", "-"])
@@ -77,18 +99,35 @@ fn eval_agrees_with_the_shared_scorer() {
         .arg("--json")
         .output()
         .expect("scorer runs");
-    assert!(scored.status.success(), "{}", String::from_utf8_lossy(&scored.stderr));
+    assert!(
+        scored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scored.stderr)
+    );
     let theirs: Value = serde_json::from_slice(&scored.stdout).expect("scorer JSON");
     let ours = eval_json(&workspace, &dev);
-    for metric in ["recall@1", "recall@3", "recall@5", "mrr@10", "ref_precision", "false_abstention_rate", "abstention_rate"] {
+    for metric in [
+        "recall@1",
+        "recall@3",
+        "recall@5",
+        "mrr@10",
+        "ref_precision",
+        "false_abstention_rate",
+        "abstention_rate",
+    ] {
         let a = ours["overall"][metric].as_f64().expect("ours");
         let b = theirs["overall"][metric].as_f64().expect("theirs");
-        assert!((a - b).abs() < 1e-9, "{metric}: citebot eval {a} vs score.py {b}");
+        assert!(
+            (a - b).abs() < 1e-9,
+            "{metric}: citebot eval {a} vs score.py {b}"
+        );
     }
     for (kind, scores) in theirs["by_kind"].as_object().expect("by kind") {
         for metric in ["recall@1", "mrr@10"] {
             if let Some(b) = scores[metric].as_f64() {
-                let a = ours["by_kind"][kind][metric].as_f64().expect("ours by kind");
+                let a = ours["by_kind"][kind][metric]
+                    .as_f64()
+                    .expect("ours by kind");
                 assert!((a - b).abs() < 1e-9, "{kind} {metric}: {a} vs {b}");
             }
         }
