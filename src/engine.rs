@@ -202,6 +202,32 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// Reference `number` of the article with slug `article_slug`, if it has one. Cheaper than
+    /// [`Engine::citations_of`] when one is needed.
+    pub fn citation_of(&self, article_slug: &str, number: RefNumber) -> Option<Citation> {
+        self.current()
+            .open
+            .articles
+            .iter()
+            .find(|r| r.info.slug == article_slug)
+            .and_then(|r| r.citations.iter().find(|c| c.number == number).cloned())
+    }
+
+    /// What is known of one article, by slug.
+    pub fn article_info(&self, article_slug: &str) -> Option<ArticleInfo> {
+        self.current()
+            .open
+            .articles
+            .iter()
+            .find(|r| r.info.slug == article_slug)
+            .map(|r| r.info.clone())
+    }
+
+    /// How many articles the index holds.
+    pub fn article_count(&self) -> usize {
+        self.current().open.articles.len()
+    }
+
     /// Switches to a newer index generation when `citebot index` has built one. Returns whether
     /// it switched. On error the engine keeps serving the index it has.
     pub fn reload_if_changed(&self) -> Result<bool> {

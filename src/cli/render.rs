@@ -40,14 +40,25 @@ pub fn write_answer(
     answer: &Answer,
     style: Style,
 ) -> io::Result<()> {
-    let articles = engine.articles();
+    // A corpus of thousands of articles is not listed in full: a "no answer" names the
+    // articles only when there are a few, and a footer names only the articles it quotes.
+    let total = engine.article_count();
+    let articles = if total <= LISTED_ARTICLES {
+        engine.articles()
+    } else {
+        Vec::new()
+    };
     match &answer.verdict {
-        Verdict::Abstained(reason) => {
-            write_no_answer(out, &articles, reason.explain(), &answer.not_in_article)
-        }
+        Verdict::Abstained(reason) => write_no_answer(
+            out,
+            &articles,
+            total,
+            reason.explain(),
+            &answer.not_in_article,
+        ),
         Verdict::Answered => {
             let Some((first, rest)) = answer.hits_worth_showing().split_first() else {
-                return write_no_answer(out, &articles, "no passage matched", &[]);
+                return write_no_answer(out, &articles, total, "no passage matched", &[]);
             };
             write_hit_heading(out, first)?;
             if let Some(sentence) = first.best_sentence() {
@@ -70,7 +81,7 @@ pub fn write_answer(
                 }
             }
             write_sources(out, engine, answer)?;
-            write_footer(out, &articles, answer.hits_worth_showing())
+            write_footer(out, engine, answer.hits_worth_showing())
         }
     }
 }
@@ -144,9 +155,8 @@ fn write_sources(out: &mut dyn Write, engine: &Engine, answer: &Answer) -> io::R
     writeln!(out)?;
     writeln!(out, "Sources:")?;
     for (article, number) in shown {
-        let citations = engine.citations_of(&article);
-        match citations.iter().find(|c| c.number == number) {
-            Some(citation) => writeln!(out, "  [{number}] {}", source_line(citation))?,
+        match engine.citation_of(&article, number) {
+            Some(citation) => writeln!(out, "  [{number}] {}", source_line(&citation))?,
             None => writeln!(out, "  [{number}] (not in the article's References list)")?,
         }
     }
@@ -171,17 +181,18 @@ fn source_line(citation: &Citation) -> String {
     parts.join(" · ")
 }
 
-fn write_footer(out: &mut dyn Write, articles: &[ArticleInfo], hits: &[Hit]) -> io::Result<()> {
+fn write_footer(out: &mut dyn Write, engine: &Engine, hits: &[Hit]) -> io::Result<()> {
     writeln!(out)?;
-    let mut used: Vec<&ArticleInfo> = Vec::new();
+    let mut used: Vec<&str> = Vec::new();
     for hit in hits {
-        if let Some(info) = articles.iter().find(|a| a.slug == hit.passage.article) {
-            if !used.iter().any(|u| u.slug == info.slug) {
-                used.push(info);
-            }
+        if !used.contains(&hit.passage.article.as_str()) {
+            used.push(&hit.passage.article);
         }
     }
-    for info in used {
+    for info in used
+        .into_iter()
+        .filter_map(|slug| engine.article_info(slug))
+    {
         writeln!(
             out,
             "From the Wikipedia article \"{}\" ({}, {}).",
@@ -191,9 +202,13 @@ fn write_footer(out: &mut dyn Write, articles: &[ArticleInfo], hits: &[Hit]) -> 
     writeln!(out, "This is the article's text, not medical advice.")
 }
 
+/// Up to this many articles, a "no answer" names each and what it covers.
+const LISTED_ARTICLES: usize = 3;
+
 fn write_no_answer(
     out: &mut dyn Write,
     articles: &[ArticleInfo],
+    total: usize,
     why: &str,
     not_in_article: &[String],
 ) -> io::Result<()> {
@@ -201,12 +216,16 @@ fn write_no_answer(
         .iter()
         .map(|a| format!("\"{}\"", a.title))
         .collect();
-    let one = articles.len() == 1;
-    let subject = format!(
-        "the article{} {}",
-        if one { "" } else { "s" },
-        titles.join(", ")
-    );
+    let one = total == 1;
+    let subject = if articles.is_empty() {
+        format!("the {total} articles of the corpus")
+    } else {
+        format!(
+            "the article{} {}",
+            if one { "" } else { "s" },
+            titles.join(", ")
+        )
+    };
     if not_in_article.is_empty() {
         writeln!(
             out,
