@@ -7,7 +7,7 @@
 //! `cargo bench --bench discord_loopback -- [--questions N] [--json FILE]`
 
 #[path = "../tests/support/fake_discord.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod fake_discord;
 
 use std::path::PathBuf;
@@ -33,7 +33,9 @@ fn parse_args() -> Args {
     let mut iter = std::env::args().skip(1);
     while let Some(arg) = iter.next() {
         match arg.as_str() {
-            "--questions" => args.questions = iter.next().and_then(|n| n.parse().ok()).unwrap_or(300),
+            "--questions" => {
+                args.questions = iter.next().and_then(|n| n.parse().ok()).unwrap_or(300)
+            }
             "--burst" => args.burst = iter.next().and_then(|n| n.parse().ok()).unwrap_or(200),
             "--json" => args.json = iter.next().map(PathBuf::from),
             _ => {} // cargo bench passes `--bench`
@@ -186,7 +188,9 @@ async fn run(args: Args) {
         report["p50_ms"].as_f64().unwrap_or(f64::NAN),
         report["p99_ms"].as_f64().unwrap_or(f64::NAN),
         report["burst_questions_per_s"].as_f64().unwrap_or(f64::NAN),
-        report["peak_rss_mb_bot_and_fake"].as_f64().unwrap_or(f64::NAN),
+        report["peak_rss_mb_bot_and_fake"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
     );
     if let Some(path) = args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report).expect("JSON")).expect("write");

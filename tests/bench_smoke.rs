@@ -1,0 +1,198 @@
+//! The benchmarks at toy sizes, so their code cannot rot: a synthetic corpus of a few articles is
+//! generated, indexed and queried in process, and `citebot-bench` runs its scale and latency
+//! commands end to end. Only sanity is checked here, never speed (no timed tests).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use citebot::index::{self, RebuildOptions};
+use citebot::synth::{self, SynthOptions, WordDistribution};
+use citebot::{Config, Engine};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn seed_words() -> WordDistribution {
+    let seed = std::fs::read_to_string(root().join("corpus/calcinosis-cutis.txt"))
+        .expect("the seed article is in corpus/");
+    WordDistribution::with_spread_seed_words(&seed, 20_000, 1.0)
+}
+
+/// A config over `corpus` and `index` (the repository's settings otherwise).
+fn config_for(corpus: &Path, index: &Path) -> Config {
+    let mut config = Config::load(&root().join("config.toml")).expect("config.toml loads");
+    config.corpus_dir = corpus.to_path_buf();
+    config.index_dir = index.to_path_buf();
+    config
+}
+
+/// Questions about the seed article: their words are the head of the synthetic vocabulary.
+const QUESTIONS: &[&str] = &[
+    "Can varicose veins lead to calcinosis?",
+    "what is diltiazem used for",
+    "calcium phosphate nodules in the skin",
+    "@bot whats the PMID of the scrotal calcinosis paper",
+    "how do i fix my car",
+];
+
+#[test]
+fn a_synthetic_corpus_indexes_and_answers() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let corpus = folder.path().join("corpus");
+    let options = SynthOptions {
+        threads: 2,
+        ..SynthOptions::default()
+    };
+    let stats = synth::write_corpus(&corpus, 120, &seed_words(), &options).expect("corpus");
+    assert_eq!(stats.passages(), 120);
+    assert!(stats.articles >= 2, "120 passages make several articles");
+
+    let config = config_for(&corpus, &folder.path().join("index"));
+    let report = index::rebuild(&config, RebuildOptions::default()).expect("index builds");
+    let manifest = &report.manifest;
+    assert_eq!(manifest.articles, stats.articles);
+    assert_eq!(manifest.passages + manifest.references, stats.passages());
+    assert!(
+        manifest.warnings.is_empty(),
+        "synthetic articles parse cleanly: {:?}",
+        manifest.warnings
+    );
+
+    let engine = Engine::open(&config).expect("engine opens");
+    let mut answered = 0;
+    for question in QUESTIONS {
+        let answer = engine.ask(question, 3);
+        assert!(answer.took > Duration::ZERO && answer.took < Duration::from_secs(5));
+        assert!(answer.hits.len() <= 3);
+        answered += usize::from(answer.answered());
+    }
+    assert!(
+        answered >= 1,
+        "some question about common words is answered"
+    );
+}
+
+fn bench_command() -> assert_cmd::Command {
+    let mut command =
+        assert_cmd::Command::cargo_bin("citebot-bench").expect("citebot-bench builds");
+    command.current_dir(root()).env("CITEBOT_LOG", "error");
+    command
+}
+
+fn json_of(stdout: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("")).expect("one JSON object")
+}
+
+#[test]
+fn the_scale_run_reports_sane_figures_at_a_toy_size() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let questions = folder.path().join("questions.txt");
+    std::fs::write(&questions, QUESTIONS.join("\n")).expect("questions written");
+    let out = folder.path().join("scale.jsonl");
+    let output = bench_command()
+        .args([
+            "scale",
+            "--sizes",
+            "80",
+            "--queries",
+            "20",
+            "--tail-words",
+            "5000",
+        ])
+        .arg("--work")
+        .arg(folder.path().join("work"))
+        .arg("--questions")
+        .arg(&questions)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("citebot-bench runs");
+    assert!(
+        output.status.success(),
+        "scale failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("| passages |"), "prints a table: {table}");
+
+    let result = json_of(&std::fs::read(&out).expect("results written"));
+    let build = &result["build"];
+    let query = &result["query"];
+    assert_eq!(build["passages"], 80);
+    assert!(build["build_s"].as_f64().unwrap() > 0.0);
+    assert!(build["passages_per_s"].as_f64().unwrap() > 0.0);
+    assert!(build["process"]["peak_rss_mb"].as_f64().unwrap() > 1.0);
+    assert!(result["index_mb"].as_f64().unwrap() > 0.0);
+    let latency = &query["latency"];
+    assert_eq!(latency["samples"], 20);
+    let (p50, p99) = (
+        latency["p50_us"].as_f64().unwrap(),
+        latency["p99_us"].as_f64().unwrap(),
+    );
+    assert!(p50 > 0.0 && p50 <= p99, "p50 {p50} µs, p99 {p99} µs");
+    assert!(query["index_open_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn latency_and_questions_commands_run_on_the_seed_article() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let config = folder.path().join("config.toml");
+    let corpus = root().join("corpus");
+    std::fs::write(
+        &config,
+        format!(
+            "corpus_dir = {:?}\nindex_dir = {:?}\n",
+            corpus.display().to_string(),
+            folder.path().join("index").display().to_string()
+        ),
+    )
+    .expect("config written");
+    let questions = folder.path().join("questions");
+    let seed_questions = folder.path().join("seed.txt");
+    std::fs::write(&seed_questions, QUESTIONS.join("\n")).expect("questions written");
+    let output = bench_command()
+        .args(["questions", "--count", "50"])
+        .arg("--from")
+        .arg(&seed_questions)
+        .arg("--out")
+        .arg(&questions)
+        .output()
+        .expect("citebot-bench runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = std::fs::read_to_string(questions.with_extension("txt")).expect("questions");
+    let distinct: std::collections::HashSet<&str> = lines.lines().collect();
+    assert_eq!(distinct.len(), 50, "50 distinct questions");
+
+    let report = folder.path().join("latency.json");
+    let output = bench_command()
+        .args(["latency", "--samples", "100"])
+        .arg("--config")
+        .arg(&config)
+        .arg("--questions")
+        .arg(questions.with_extension("jsonl"))
+        .arg("--json")
+        .arg(&report)
+        .output()
+        .expect("citebot-bench runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("JSON");
+    let all = report["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["kind"] == "all"))
+        .expect("an `all` row");
+    assert!(all["ask"]["samples"].as_u64().unwrap() >= 100);
+    assert!(
+        all["ask"]["p50_us"].as_f64().unwrap() <= all["ask_and_render"]["p99_us"].as_f64().unwrap()
+    );
+}
