@@ -124,7 +124,7 @@ const INFOBOX_LABELS: &[&str] = &[
 ];
 
 /// Headings that are top-level sections in Wikipedia articles, whatever precedes them.
-const TOP_LEVEL_HEADINGS: &[&str] = &[
+pub const TOP_LEVEL_HEADINGS: &[&str] = &[
     "signs and symptoms",
     "symptoms",
     "presentation",
@@ -160,7 +160,7 @@ const TOP_LEVEL_HEADINGS: &[&str] = &[
 ];
 
 /// Sections whose lines are the lists of references and notes.
-const REFERENCE_SECTIONS: &[&str] = &[
+pub const REFERENCE_SECTIONS: &[&str] = &[
     "notes",
     "footnotes",
     "references",
@@ -170,7 +170,7 @@ const REFERENCE_SECTIONS: &[&str] = &[
 ];
 
 /// Sections that hold navigation or reading lists, not article text.
-const SKIPPED_SECTIONS: &[&str] = &[
+pub const SKIPPED_SECTIONS: &[&str] = &[
     "gallery",
     "see also",
     "bibliography",

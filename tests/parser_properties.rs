@@ -27,60 +27,16 @@
 
 use std::collections::BTreeSet;
 
-use citebot::article::{parse_article, Article, PassageLimits};
+use citebot::article::{
+    parse_article, Article, PassageLimits, REFERENCE_SECTIONS, SKIPPED_SECTIONS, TOP_LEVEL_HEADINGS,
+};
 use citebot::passage::{MarkerTarget, Passage, PassageKind};
 use proptest::prelude::*;
 
-/// Top-level headings, as the parser knows them (src/article.rs).
-const TOP_LEVEL_HEADINGS: &[&str] = &[
-    "signs and symptoms",
-    "symptoms",
-    "presentation",
-    "causes",
-    "cause",
-    "risk factors",
-    "pathophysiology",
-    "mechanism",
-    "diagnosis",
-    "prevention",
-    "treatment",
-    "treatments",
-    "management",
-    "prognosis",
-    "outcomes",
-    "epidemiology",
-    "history",
-    "society and culture",
-    "research",
-    "other animals",
-    "in animals",
-    "gallery",
-    "see also",
-    "notes",
-    "footnotes",
-    "references",
-    "citations",
-    "sources",
-    "works cited",
-    "bibliography",
-    "further reading",
-    "external links",
-];
-
 /// Reference lists and skipped sections: no body in them.
-const CLOSED_SECTIONS: &[&str] = &[
-    "notes",
-    "footnotes",
-    "references",
-    "citations",
-    "sources",
-    "works cited",
-    "gallery",
-    "see also",
-    "bibliography",
-    "further reading",
-    "external links",
-];
+fn is_closed_section(lowered: &str) -> bool {
+    REFERENCE_SECTIONS.contains(&lowered) || SKIPPED_SECTIONS.contains(&lowered)
+}
 
 struct Line<'a> {
     offset: usize,
@@ -158,7 +114,7 @@ fn check_body_coverage(text: &str, article: &Article) -> Result<(), String> {
         };
         let block_text = &text[first.offset..last.offset + last.text.len()];
         if let Some(section) = is_top_level_heading(block) {
-            closed = CLOSED_SECTIONS.contains(&section.as_str());
+            closed = is_closed_section(&section);
             continue;
         }
         if closed {
