@@ -614,7 +614,6 @@ fn rebuild_on_a_read_only_file_system() {
 /// An up-to-date index on a read-only file system (a read-only volume or image) should be
 /// served as it is: nothing needs writing to answer.
 #[test]
-#[ignore = "bug: tantivy's IndexReader takes .tantivy-meta.lock for writing, so index::open fails on a read-only file system and citebot then tries (and fails) to rebuild; open generations through a Directory whose acquire_lock falls back to a no-op lock on EROFS/EACCES (generations are immutable once live)"]
 fn up_to_date_index_on_a_read_only_file_system_is_served() {
     let pristine = shared_seed_env().index_dir();
     let env = CitebotEnv::with_seed_corpus();
