@@ -100,10 +100,22 @@ pub fn list_articles(corpus_dir: &Path) -> Result<Vec<ArticleFile>> {
 
 /// Reads and checks one article file: UTF-8, not empty, with a body.
 pub fn read_article(file: &ArticleFile, limits: PassageLimits) -> Result<Article> {
-    let bytes = std::fs::read(&file.path).map_err(|source| Error::Read {
+    let bytes = read_bytes(file)?;
+    parse_article_bytes(file, bytes, limits)
+}
+
+fn read_bytes(file: &ArticleFile) -> Result<Vec<u8>> {
+    std::fs::read(&file.path).map_err(|source| Error::Read {
         path: file.path.clone(),
         source,
-    })?;
+    })
+}
+
+fn parse_article_bytes(
+    file: &ArticleFile,
+    bytes: Vec<u8>,
+    limits: PassageLimits,
+) -> Result<Article> {
     let text = String::from_utf8(bytes).map_err(|error| Error::NotUtf8 {
         path: file.path.clone(),
         offset: error.utf8_error().valid_up_to(),
@@ -128,12 +140,24 @@ pub fn read_article(file: &ArticleFile, limits: PassageLimits) -> Result<Article
     Ok(article)
 }
 
-/// Reads every article of the corpus folder.
-pub fn load_corpus(corpus_dir: &Path, limits: PassageLimits) -> Result<Vec<Article>> {
-    list_articles(corpus_dir)?
-        .iter()
-        .map(|file| read_article(file, limits))
-        .collect()
+/// Reads every article of the corpus folder, and its [`fingerprint`] from the same bytes: a
+/// rebuild reads each file once.
+pub fn load_corpus(corpus_dir: &Path, limits: PassageLimits) -> Result<(Vec<Article>, String)> {
+    let mut hasher = Sha256::new();
+    let mut articles = Vec::new();
+    for file in list_articles(corpus_dir)? {
+        let bytes = read_bytes(&file)?;
+        hash_file(&mut hasher, &file, &bytes);
+        articles.push(parse_article_bytes(&file, bytes, limits)?);
+    }
+    Ok((articles, format!("{:x}", hasher.finalize())))
+}
+
+fn hash_file(hasher: &mut Sha256, file: &ArticleFile, bytes: &[u8]) {
+    hasher.update(file.slug.as_bytes());
+    hasher.update([0]);
+    hasher.update((bytes.len() as u64).to_le_bytes());
+    hasher.update(bytes);
 }
 
 /// A hash of the corpus: every article's name and bytes. Equal fingerprints mean the index
@@ -141,14 +165,8 @@ pub fn load_corpus(corpus_dir: &Path, limits: PassageLimits) -> Result<Vec<Artic
 pub fn fingerprint(corpus_dir: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     for file in list_articles(corpus_dir)? {
-        let bytes = std::fs::read(&file.path).map_err(|source| Error::Read {
-            path: file.path.clone(),
-            source,
-        })?;
-        hasher.update(file.slug.as_bytes());
-        hasher.update([0]);
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
+        let bytes = read_bytes(&file)?;
+        hash_file(&mut hasher, &file, &bytes);
     }
     Ok(format!("{:x}", hasher.finalize()))
 }

@@ -245,8 +245,7 @@ pub fn rebuild(config: &Config, options: RebuildOptions) -> Result<BuildReport> 
     })?;
     remove_leftovers(index_dir);
 
-    let fingerprint = corpus::fingerprint(&config.corpus_dir)?;
-    let articles = corpus::load_corpus(&config.corpus_dir, config.passage_limits())?;
+    let (articles, fingerprint) = corpus::load_corpus(&config.corpus_dir, config.passage_limits())?;
 
     let generation_name = format!(
         "gen-{}-{}",
