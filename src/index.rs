@@ -17,7 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
+    STRING,
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
@@ -446,6 +447,13 @@ fn passage_document(
     )
 }
 
+/// The passage a document stores (what [`passage_document`] wrote), or `None` when the stored
+/// bytes cannot be read back.
+pub fn stored_passage(fields: &Fields, document: &TantivyDocument) -> Option<Passage> {
+    let bytes = document.get_first(fields.payload)?.as_bytes()?;
+    serde_json::from_slice(bytes).ok()
+}
+
 /// The passage text with its reference markers blanked out: `[3]` and `527–530` are not words
 /// a question would match.
 pub fn searchable_text(passage: &Passage) -> String {
@@ -580,7 +588,7 @@ fn load_article_records(
 ) -> Result<Vec<ArticleRecord>, String> {
     use tantivy::collector::TopDocs;
     use tantivy::query::TermQuery;
-    use tantivy::schema::Value;
+
     let searcher = reader.searcher();
     let query = TermQuery::new(
         tantivy::Term::from_field_text(fields.kind, "article"),

@@ -86,8 +86,7 @@ impl SearchCache {
             }
         }
         let document: TantivyDocument = searcher.doc(address).ok()?;
-        let bytes = document.get_first(fields.payload)?.as_bytes()?;
-        let passage: Passage = serde_json::from_slice(bytes).ok()?;
+        let passage = crate::index::stored_passage(fields, &document)?;
         let analysed = Arc::new(analyse_passage(passage));
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CACHE_CAPACITY {
