@@ -11,7 +11,9 @@ use crate::passage::Passage;
 /// One retrieved passage.
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
-    pub passage: Passage,
+    /// Shared with the search cache: an answer never copies passage text.
+    #[serde(serialize_with = "serialize_shared")]
+    pub passage: std::sync::Arc<Passage>,
     /// Ranking score (higher is better); comparable only within one answer.
     pub score: f32,
     /// Share of the question's informative words (weighted by rarity) the passage holds,
@@ -129,6 +131,13 @@ impl Answer {
             .count();
         &self.hits[..shown]
     }
+}
+
+fn serialize_shared<S: serde::Serializer, T: Serialize>(
+    shared: &std::sync::Arc<T>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    T::serialize(shared, serializer)
 }
 
 fn serialize_micros<S: serde::Serializer>(

@@ -26,10 +26,14 @@ pub enum Origin {
     Correction,
 }
 
+/// The stems of a word or phrase, shared (synonym expansions are reused by every question).
+pub type Stems = std::sync::Arc<[String]>;
+
 /// One way a concept can appear in a passage: all of `stems` (a phrase's words).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
-    pub stems: Vec<String>,
+    /// Shared with the vocabulary: a question copies no expansion.
+    pub stems: Stems,
     pub origin: Origin,
 }
 
@@ -72,7 +76,7 @@ pub struct Vocabulary {
 #[derive(Debug, Clone)]
 struct SynonymRule {
     phrase: Vec<String>,
-    expansions: Vec<Vec<String>>,
+    expansions: Vec<Stems>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +136,7 @@ impl Vocabulary {
                 .iter()
                 .map(|expansion| stems(&mut analyzer, expansion))
                 .filter(|expansion| !expansion.is_empty())
+                .map(Stems::from)
                 .collect();
             synonyms.rules.entry(first).or_default().push(SynonymRule {
                 phrase: phrase_stems,
@@ -164,6 +169,22 @@ impl Vocabulary {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+}
+
+thread_local! {
+    /// One analyzer a thread, kept between questions: it remembers the normal form of every
+    /// word it has seen (stemming is most of analysing a question), and questions repeat words.
+    static ANALYZER: std::cell::RefCell<TextAnalyzer> =
+        std::cell::RefCell::new(crate::index::analyzer());
+}
+
+/// Runs `f` with this thread's analyzer (the index's own: the same stems as the index).
+pub(crate) fn with_analyzer<R>(f: impl FnOnce(&mut TextAnalyzer) -> R) -> R {
+    ANALYZER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut analyzer) => f(&mut analyzer),
+        // Re-entered from inside `f`: a fresh analyzer gives the same stems, only slower.
+        Err(_) => f(&mut crate::index::analyzer()),
+    })
 }
 
 fn stems(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
@@ -260,26 +281,37 @@ pub fn analyse(question: &str, synonyms: &Vocabulary, max_terms: usize) -> Analy
             .and_then(|m| m.as_str().parse().ok())
     });
     let cleaned = NOISE.replace_all(question, " ");
-    let mut analyzer = crate::index::analyzer();
+    with_analyzer(|analyzer| {
+        analyse_cleaned(&cleaned, reference_number, synonyms, max_terms, analyzer)
+    })
+}
+
+fn analyse_cleaned(
+    cleaned: &str,
+    reference_number: Option<u32>,
+    synonyms: &Vocabulary,
+    max_terms: usize,
+    analyzer: &mut TextAnalyzer,
+) -> AnalysedQuestion {
     let mut words: Vec<(String, String)> = Vec::new();
     // "pre-existing" is one word in the article ("preexisting"): keep the joined form too.
-    let mut joined: Vec<Vec<Vec<String>>> = Vec::new();
+    let mut joined: Vec<Vec<Stems>> = Vec::new();
     let mut previous_end: Option<usize> = None;
     let mut tokenizer = SimpleTokenizer::default();
-    let mut raw_stream = tokenizer.token_stream(&cleaned);
+    let mut raw_stream = tokenizer.token_stream(cleaned);
     while raw_stream.advance() {
         let token = raw_stream.token();
         let word = token.text.to_lowercase();
         let hyphenated =
             previous_end.is_some_and(|end| cleaned.get(end..token.offset_from) == Some("-"));
         previous_end = Some(token.offset_to);
-        let Some(stem) = stems(&mut analyzer, &word).into_iter().next() else {
+        let Some(stem) = stems(analyzer, &word).into_iter().next() else {
             continue;
         };
         joined.push(Vec::new());
         if hyphenated {
             if let Some((previous_word, _)) = words.last() {
-                let together = stems(&mut analyzer, &format!("{previous_word}{word}"));
+                let together = Stems::from(stems(analyzer, &format!("{previous_word}{word}")));
                 let last = joined.len() - 1;
                 joined[last].push(together.clone());
                 joined[last - 1].push(together);
@@ -290,7 +322,7 @@ pub fn analyse(question: &str, synonyms: &Vocabulary, max_terms: usize) -> Analy
 
     let mut concepts: Vec<Concept> = Vec::new();
     let mut wants_citation = reference_number.is_some();
-    let mut covered_by_phrase: Vec<Vec<Vec<String>>> = vec![Vec::new(); words.len()];
+    let mut covered_by_phrase: Vec<Vec<Stems>> = vec![Vec::new(); words.len()];
     for start in 0..words.len() {
         let Some(rules) = synonyms.rules.get(&words[start].1) else {
             continue;
@@ -343,7 +375,7 @@ pub fn analyse(question: &str, synonyms: &Vocabulary, max_terms: usize) -> Analy
             is_stop,
         };
         if !is_stop {
-            push_variant(&mut concept, vec![stem.clone()], Origin::Asked);
+            push_variant(&mut concept, Stems::from([stem.clone()]), Origin::Asked);
             for together in &joined[position] {
                 push_variant(&mut concept, together.clone(), Origin::Asked);
             }
@@ -367,7 +399,7 @@ fn is_stop_word(word: &str, stem: &str) -> bool {
         || word.chars().count() < 2
 }
 
-fn push_variant(concept: &mut Concept, stems: Vec<String>, origin: Origin) {
+fn push_variant(concept: &mut Concept, stems: Stems, origin: Origin) {
     if !concept.variants.iter().any(|v| v.stems == stems) {
         concept.variants.push(Variant { stems, origin });
     }
@@ -402,14 +434,14 @@ mod tests {
         assert!(kidney
             .variants
             .iter()
-            .any(|v| v.stems == ["renal", "failur"] && v.origin == Origin::Synonym));
-        assert!(!kidney.variants.iter().any(|v| v.stems == ["renal"]));
+            .any(|v| *v.stems == ["renal", "failur"] && v.origin == Origin::Synonym));
+        assert!(!kidney.variants.iter().any(|v| *v.stems == ["renal"]));
         let lump = analysed
             .concepts
             .iter()
             .find(|c| c.word == "lumps")
             .expect("lumps kept");
-        assert!(lump.variants.iter().any(|v| v.stems == ["nodul"]));
+        assert!(lump.variants.iter().any(|v| *v.stems == ["nodul"]));
     }
 
     #[test]

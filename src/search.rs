@@ -13,7 +13,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery, Weight};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TokenStream;
 use tantivy::{DocAddress, TantivyDocument, Term};
@@ -25,31 +25,95 @@ use crate::passage::{Passage, PassageKind};
 use crate::query::{self, AnalysedQuestion, Concept, Origin, Variant, Vocabulary};
 
 /// What one index generation lets citebot remember between questions: decoded passages with
-/// their words (decoding and analysing a passage costs more than scoring it), and spelling
-/// corrections (the vocabulary is fixed for a generation, so a correction never changes).
+/// their words (decoding and analysing a passage costs more than scoring it), document
+/// frequencies, and spelling corrections. All of them are fixed for a generation.
 #[derive(Default)]
 pub struct SearchCache {
     entries: Mutex<HashMap<DocAddress, Arc<AnalysedPassage>>>,
     corrections: Mutex<HashMap<String, Option<String>>>,
+    frequencies: Mutex<HashMap<String, [u64; 3]>>,
+    /// Tokens per field, which tantivy's BM25 needs for every term of every question.
+    total_tokens: Mutex<HashMap<u32, u64>>,
+    /// BM25 weights of (field, stem): tantivy computes a 256-entry table and an explanation
+    /// for every term of every query; for a generation they never change.
+    weights: Mutex<HashMap<(u32, String), Arc<dyn Weight>>>,
 }
 
-/// Bound on cached passages, so a huge corpus cannot grow memory without limit.
+/// Bound on cached term weights (about 1 KB each).
+const WEIGHT_CACHE_CAPACITY: usize = 8_192;
+
+/// Bound on each cache, so a huge corpus or a stream of odd questions cannot grow memory
+/// without limit.
 const CACHE_CAPACITY: usize = 50_000;
+
+/// A stem as a number: a 64-bit hash of its text. Re-ranking compares every word of the
+/// question with every sentence of twenty passages; numbers make that cheap. Two different
+/// stems sharing a hash (odds about 1 in 10¹⁹ a pair) would at worst make one word count as
+/// the other in the ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct StemId(u64);
+
+impl StemId {
+    fn of(stem: &str) -> StemId {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: stable for the life of the process, and not easy to
+        // collide on purpose (the question is user input).
+        let mut hasher = std::hash::DefaultHasher::new();
+        stem.hash(&mut hasher);
+        StemId(hasher.finish())
+    }
+}
+
+/// A set of stems, as sorted ids: compact, and a lookup is a short binary search.
+#[derive(Default)]
+struct StemSet(Box<[StemId]>);
+
+impl StemSet {
+    fn contains(&self, id: StemId) -> bool {
+        self.0.binary_search(&id).is_ok()
+    }
+}
+
+impl FromIterator<StemId> for StemSet {
+    fn from_iter<I: IntoIterator<Item = StemId>>(iter: I) -> StemSet {
+        let mut ids: Vec<StemId> = iter.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        StemSet(ids.into_boxed_slice())
+    }
+}
 
 /// A passage and the stems of its words, whole and per sentence.
 pub struct AnalysedPassage {
-    pub passage: Passage,
+    pub passage: Arc<Passage>,
     /// Stems of the text.
-    stems: HashSet<String>,
+    stems: StemSet,
     /// Stems of the section headings and the title, which name a topic without saying
     /// anything about it: a match there counts for less than one in the text.
-    heading_stems: HashSet<String>,
+    heading_stems: StemSet,
     /// Stems of each sentence.
-    sentence_stems: Vec<HashSet<String>>,
+    sentence_stems: Vec<StemSet>,
     /// The passage only introduces a list that the plain-text copy lost ("such as: [3]").
     is_lost_list_intro: bool,
     /// Stems of the article's title.
-    title_stems: HashSet<String>,
+    title_stems: StemSet,
+}
+
+/// Locks a cache, recovering it if a thread panicked while holding it: every cache here
+/// holds only complete entries, so what a panicking thread left is still right.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Inserts into a bounded cache, emptying it first when full (simple, and a generation's
+/// working set is far smaller than the bound).
+fn insert_bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= CACHE_CAPACITY {
+        map.clear();
+    }
+    map.insert(key, value);
 }
 
 impl SearchCache {
@@ -59,18 +123,34 @@ impl SearchCache {
         fields: &Fields,
         stem: &str,
     ) -> Option<String> {
-        if let Ok(known) = self.corrections.lock() {
-            if let Some(found) = known.get(stem) {
-                return found.clone();
-            }
+        if let Some(found) = lock(&self.corrections).get(stem) {
+            return found.clone();
         }
         let found = correct_spelling(searcher, fields, stem);
-        if let Ok(mut known) = self.corrections.lock() {
-            if known.len() >= CACHE_CAPACITY {
-                known.clear();
-            }
-            known.insert(stem.to_string(), found.clone());
+        insert_bounded(
+            &mut lock(&self.corrections),
+            stem.to_string(),
+            found.clone(),
+        );
+        found
+    }
+
+    /// Document frequencies of `stem` in the text, section and title fields.
+    fn frequencies(&self, searcher: &tantivy::Searcher, fields: &Fields, stem: &str) -> [u64; 3] {
+        if let Some(found) = lock(&self.frequencies).get(stem) {
+            return *found;
         }
+        let lookup = |field| {
+            searcher
+                .doc_freq(&Term::from_field_text(field, stem))
+                .unwrap_or(0)
+        };
+        let found = [
+            lookup(fields.text),
+            lookup(fields.section),
+            lookup(fields.title),
+        ];
+        insert_bounded(&mut lock(&self.frequencies), stem.to_string(), found);
         found
     }
 
@@ -80,51 +160,174 @@ impl SearchCache {
         fields: &Fields,
         address: DocAddress,
     ) -> Option<Arc<AnalysedPassage>> {
-        if let Ok(entries) = self.entries.lock() {
-            if let Some(found) = entries.get(&address) {
-                return Some(Arc::clone(found));
-            }
+        if let Some(found) = lock(&self.entries).get(&address) {
+            return Some(Arc::clone(found));
         }
         let document: TantivyDocument = searcher.doc(address).ok()?;
         let passage = crate::index::stored_passage(fields, &document)?;
         let analysed = Arc::new(analyse_passage(passage));
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CACHE_CAPACITY {
-                entries.clear();
-            }
-            entries.insert(address, Arc::clone(&analysed));
-        }
+        insert_bounded(&mut lock(&self.entries), address, Arc::clone(&analysed));
         Some(analysed)
     }
 }
 
-fn analyse_passage(passage: Passage) -> AnalysedPassage {
-    let mut analyzer = crate::index::analyzer();
-    let mut stem_set = |text: &str, into: &mut HashSet<String>| {
+impl SearchCache {
+    /// The BM25 weight of `stem` in `field`, computed once a generation.
+    fn term_weight(
+        &self,
+        searcher: &tantivy::Searcher,
+        fields: &Fields,
+        field: tantivy::schema::Field,
+        stem: &str,
+    ) -> Option<Arc<dyn Weight>> {
+        let key = (field.field_id(), stem.to_string());
+        if let Some(found) = lock(&self.weights).get(&key) {
+            return Some(Arc::clone(found));
+        }
+        let statistics = CachedStatistics {
+            searcher,
+            fields,
+            cache: self,
+        };
+        let query = TermQuery::new(
+            Term::from_field_text(field, stem),
+            IndexRecordOption::WithFreqs,
+        );
+        let weight: Arc<dyn Weight> = match query.weight(
+            tantivy::query::EnableScoring::enabled_from_statistics_provider(&statistics, searcher),
+        ) {
+            Ok(weight) => Arc::from(weight),
+            Err(error) => {
+                tracing::warn!(%error, stem, "term weight failed");
+                return None;
+            }
+        };
+        let mut weights = lock(&self.weights);
+        if weights.len() >= WEIGHT_CACHE_CAPACITY {
+            weights.clear();
+        }
+        weights.insert(key, Arc::clone(&weight));
+        Some(weight)
+    }
+}
+
+/// A term query whose weight was computed before (see [`SearchCache::term_weight`]).
+#[derive(Clone)]
+struct SharedTermQuery(Arc<dyn Weight>);
+
+impl std::fmt::Debug for SharedTermQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedTermQuery")
+    }
+}
+
+impl Query for SharedTermQuery {
+    fn weight(&self, _: tantivy::query::EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(SharedWeight(Arc::clone(&self.0))))
+    }
+}
+
+/// A shared weight, passed through: tantivy's boolean query still sees term scorers (its
+/// block-max WAND needs them), and the boost is applied when a scorer is made.
+struct SharedWeight(Arc<dyn Weight>);
+
+impl Weight for SharedWeight {
+    fn scorer(
+        &self,
+        reader: &tantivy::SegmentReader,
+        boost: tantivy::Score,
+    ) -> tantivy::Result<Box<dyn tantivy::query::Scorer>> {
+        self.0.scorer(reader, boost)
+    }
+
+    fn explain(
+        &self,
+        reader: &tantivy::SegmentReader,
+        doc: tantivy::DocId,
+    ) -> tantivy::Result<tantivy::query::Explanation> {
+        self.0.explain(reader, doc)
+    }
+
+    fn count(&self, reader: &tantivy::SegmentReader) -> tantivy::Result<u32> {
+        self.0.count(reader)
+    }
+
+    fn for_each_pruning(
+        &self,
+        threshold: tantivy::Score,
+        reader: &tantivy::SegmentReader,
+        callback: &mut dyn FnMut(tantivy::DocId, tantivy::Score) -> tantivy::Score,
+    ) -> tantivy::Result<()> {
+        self.0.for_each_pruning(threshold, reader, callback)
+    }
+}
+
+/// BM25 statistics from the generation's cache: tantivy asks for the document frequency of
+/// every term of the query and the token count of its field, which the cache already knows.
+struct CachedStatistics<'a> {
+    searcher: &'a tantivy::Searcher,
+    fields: &'a Fields,
+    cache: &'a SearchCache,
+}
+
+impl tantivy::query::Bm25StatisticsProvider for CachedStatistics<'_> {
+    fn total_num_tokens(&self, field: tantivy::schema::Field) -> tantivy::Result<u64> {
+        if let Some(found) = lock(&self.cache.total_tokens).get(&field.field_id()) {
+            return Ok(*found);
+        }
+        let total = self.searcher.total_num_tokens(field)?;
+        lock(&self.cache.total_tokens).insert(field.field_id(), total);
+        Ok(total)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.searcher.num_docs())
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let column = [self.fields.text, self.fields.section, self.fields.title]
+            .iter()
+            .position(|&field| field == term.field());
+        match (column, term.value().as_str()) {
+            (Some(column), Some(stem)) => {
+                Ok(self.cache.frequencies(self.searcher, self.fields, stem)[column])
+            }
+            _ => self.searcher.doc_freq(term),
+        }
+    }
+}
+
+/// Calls `each` with every stem of `text`, with the index's own analyzer.
+fn for_each_stem(text: &str, mut each: impl FnMut(&str)) {
+    query::with_analyzer(|analyzer| {
         let mut stream = analyzer.token_stream(text);
         while stream.advance() {
-            into.insert(stream.token().text.clone());
+            each(&stream.token().text);
         }
-    };
-    let mut stems = HashSet::default();
-    stem_set(&crate::index::searchable_text(&passage), &mut stems);
-    let mut heading_stems = HashSet::default();
-    stem_set(&passage.section_path.0.join(" "), &mut heading_stems);
-    stem_set(&passage.article_title, &mut heading_stems);
-    let mut title_stems = HashSet::default();
-    stem_set(&passage.article_title, &mut title_stems);
-    let mut sentence_stems = Vec::with_capacity(passage.sentences.len());
-    for index in 0..passage.sentences.len() {
-        let mut set = HashSet::default();
-        let sentence = passage.sentence_text(index);
-        stem_set(&crate::article::strip_markers(sentence), &mut set);
-        sentence_stems.push(set);
+    });
+}
+
+fn stem_set(texts: &[&str]) -> StemSet {
+    let mut ids = Vec::new();
+    for text in texts {
+        for_each_stem(text, |stem| ids.push(StemId::of(stem)));
     }
+    ids.into_iter().collect()
+}
+
+fn analyse_passage(passage: Passage) -> AnalysedPassage {
+    let stems = stem_set(&[&crate::index::searchable_text(&passage)]);
+    let headings = passage.section_path.0.join(" ");
+    let heading_stems = stem_set(&[&headings, &passage.article_title]);
+    let title_stems = stem_set(&[&passage.article_title]);
+    let sentence_stems = (0..passage.sentences.len())
+        .map(|index| stem_set(&[&crate::article::strip_markers(passage.sentence_text(index))]))
+        .collect();
     let is_lost_list_intro = crate::article::strip_markers(&passage.text)
         .trim_end()
         .ends_with(':');
     AnalysedPassage {
-        passage,
+        passage: Arc::new(passage),
         stems,
         heading_stems,
         sentence_stems,
@@ -141,6 +344,8 @@ struct WeightedConcept {
     idf: f32,
     /// Whether any variant occurs in the index.
     known: bool,
+    /// The variants as stem ids, with what a match of each is worth.
+    matches: Vec<(Box<[StemId]>, f32)>,
 }
 
 /// Answers `question` from `open`, returning at most `top` hits.
@@ -161,7 +366,7 @@ pub fn answer(
         took: started.elapsed(),
     };
     let text = query::truncate_chars(question, settings.max_question_chars);
-    let analysed = query::analyse(text, synonyms, settings.max_query_terms);
+    let mut analysed = query::analyse(text, synonyms, settings.max_query_terms);
     if analysed.concepts.is_empty() && analysed.reference_number.is_none() {
         return finish(
             Verdict::Abstained(AbstainReason::NoSearchableWords),
@@ -172,13 +377,11 @@ pub fn answer(
 
     let searcher = open.reader.searcher();
     let fields = &open.fields;
-    let document_frequencies = DocumentFrequencies::default();
     let concepts = weigh_concepts(
         &searcher,
         fields,
-        analysed.concepts.clone(),
+        std::mem::take(&mut analysed.concepts),
         settings,
-        &document_frequencies,
         cache,
     );
     if tracing::enabled!(tracing::Level::DEBUG) {
@@ -204,15 +407,18 @@ pub fn answer(
             not_in_article,
         );
     }
-    let query = build_query(
-        &searcher,
-        fields,
-        &concepts,
-        settings,
-        &document_frequencies,
-    );
+    let query = build_query(&searcher, fields, &concepts, settings, cache);
     let limit = settings.candidates.max(top);
-    let candidates = match searcher.search(&query, &TopDocs::with_limit(limit)) {
+    let statistics = CachedStatistics {
+        searcher: &searcher,
+        fields,
+        cache,
+    };
+    let candidates = match searcher.search_with_statistics_provider(
+        &query,
+        &TopDocs::with_limit(limit),
+        &statistics,
+    ) {
         Ok(candidates) => candidates,
         Err(error) => {
             tracing::warn!(%error, "search failed");
@@ -258,45 +464,17 @@ pub fn answer(
     finish(Verdict::Answered, hits, not_in_article)
 }
 
-/// Document frequencies of stems in the text, section and title fields, looked up once per
-/// question: synonyms make the same stems come back many times.
-#[derive(Default)]
-struct DocumentFrequencies {
-    known: std::cell::RefCell<HashMap<String, [u64; 3]>>,
-}
-
-impl DocumentFrequencies {
-    fn get(&self, searcher: &tantivy::Searcher, fields: &Fields, stem: &str) -> [u64; 3] {
-        if let Some(found) = self.known.borrow().get(stem) {
-            return *found;
-        }
-        let lookup = |field| {
-            searcher
-                .doc_freq(&Term::from_field_text(field, stem))
-                .unwrap_or(0)
-        };
-        let found = [
-            lookup(fields.text),
-            lookup(fields.section),
-            lookup(fields.title),
-        ];
-        self.known.borrow_mut().insert(stem.to_string(), found);
-        found
-    }
-}
-
 fn weigh_concepts(
     searcher: &tantivy::Searcher,
     fields: &Fields,
     concepts: Vec<Concept>,
     settings: &SearchSettings,
-    document_frequencies: &DocumentFrequencies,
     cache: &SearchCache,
 ) -> Vec<WeightedConcept> {
     let documents = searcher.num_docs().max(1) as f32;
     let doc_freq = |stem: &str| -> u64 {
-        document_frequencies
-            .get(searcher, fields, stem)
+        cache
+            .frequencies(searcher, fields, stem)
             .into_iter()
             .max()
             .unwrap_or(0)
@@ -314,7 +492,7 @@ fn weigh_concepts(
             if !any_known && concept.variants.iter().any(|v| v.origin == Origin::Asked) {
                 if let Some(correction) = cache.correction(searcher, fields, &concept.stem) {
                     concept.variants.push(Variant {
-                        stems: vec![correction],
+                        stems: query::Stems::from([correction]),
                         origin: Origin::Correction,
                     });
                 }
@@ -333,10 +511,21 @@ fn weigh_concepts(
             if concept.is_stop {
                 weight *= 0.5;
             }
+            let mut matches = concept
+                .variants
+                .iter()
+                .map(|variant| {
+                    let ids = variant.stems.iter().map(|s| StemId::of(s)).collect();
+                    (ids, match_value(variant.origin))
+                })
+                .collect::<Vec<_>>();
+            // Best first, so matching can stop at the first variant found.
+            matches.sort_by(|a, b| b.1.total_cmp(&a.1));
             WeightedConcept {
                 idf: weight,
                 known,
                 concept,
+                matches,
             }
         })
         .collect()
@@ -444,15 +633,15 @@ fn build_query(
     fields: &Fields,
     concepts: &[WeightedConcept],
     settings: &SearchSettings,
-    document_frequencies: &DocumentFrequencies,
+    cache: &SearchCache,
 ) -> BooleanQuery {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let mut seen: HashSet<(String, u32)> = HashSet::default();
+    let mut seen: HashSet<(&str, u32)> = HashSet::default();
     for weighted in concepts {
         for variant in &weighted.concept.variants {
             let weight = origin_weight(variant.origin, settings) / variant.stems.len() as f32;
-            for stem in &variant.stems {
-                let frequencies = document_frequencies.get(searcher, fields, stem);
+            for stem in variant.stems.iter() {
+                let frequencies = cache.frequencies(searcher, fields, stem);
                 // Headings and titles are matched on the user's own words (and their
                 // corrections); expansions search the text only, which keeps the query small.
                 let own_word = variant.origin != Origin::Synonym;
@@ -470,11 +659,13 @@ fn build_query(
                     ),
                 ] {
                     // A term no document holds scores nothing and only costs a clause.
-                    if frequency == 0 || !seen.insert((stem.clone(), field.field_id())) {
+                    if frequency == 0 || !seen.insert((stem.as_str(), field.field_id())) {
                         continue;
                     }
-                    let term = Term::from_field_text(field, stem);
-                    let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                    let Some(term_weight) = cache.term_weight(searcher, fields, field, stem) else {
+                        continue;
+                    };
+                    let query = SharedTermQuery(term_weight);
                     clauses.push((
                         Occur::Should,
                         Box::new(BoostQuery::new(Box::new(query), weight * boost)),
@@ -494,29 +685,37 @@ struct Ranked {
     best_sentences: Vec<usize>,
 }
 
-/// How well a set of stems holds a concept: 1 for the asked word, less for an expansion.
-fn concept_match(concept: &Concept, stems: &HashSet<String>) -> f32 {
-    concept_match_where(concept, |stem| stems.contains(stem))
+/// What a match of a variant is worth: 1 for the asked word, less for an expansion.
+fn match_value(origin: Origin) -> f32 {
+    match origin {
+        Origin::Asked => 1.0,
+        Origin::Synonym => 0.8,
+        Origin::Correction => 0.9,
+    }
 }
 
-fn concept_match_where(concept: &Concept, contains: impl Fn(&str) -> bool) -> f32 {
+/// How well a set of stems holds a concept: its best variant whose stems are all there.
+fn concept_match(concept: &WeightedConcept, stems: &StemSet) -> f32 {
+    concept_match_where(concept, |id| stems.contains(id))
+}
+
+fn concept_match_where(concept: &WeightedConcept, contains: impl Fn(StemId) -> bool) -> f32 {
+    // `matches` is sorted best first: the first variant found is the best one.
     concept
-        .variants
+        .matches
         .iter()
-        .filter(|variant| variant.stems.iter().all(|s| contains(s)))
-        .map(|variant| match variant.origin {
-            Origin::Asked => 1.0,
-            Origin::Synonym => 0.8,
-            Origin::Correction => 0.9,
-        })
-        .fold(0.0, f32::max)
+        .find(|(ids, _)| ids.iter().all(|&id| contains(id)))
+        .map_or(0.0, |&(_, value)| value)
 }
 
 /// A concept's match in a passage: in its text, or (for less) only in its headings.
-fn passage_match(concept: &Concept, passage: &AnalysedPassage) -> f32 {
+fn passage_match(concept: &WeightedConcept, passage: &AnalysedPassage) -> f32 {
     let in_text = concept_match(concept, &passage.stems);
-    let in_headings = concept_match_where(concept, |stem| {
-        passage.stems.contains(stem) || passage.heading_stems.contains(stem)
+    if in_text >= 1.0 {
+        return in_text;
+    }
+    let in_headings = concept_match_where(concept, |id| {
+        passage.stems.contains(id) || passage.heading_stems.contains(id)
     });
     in_text.max(0.7 * in_headings)
 }
@@ -549,7 +748,7 @@ fn rank(
         };
         let covered: f32 = content
             .iter()
-            .map(|c| c.idf * passage_match(&c.concept, &passage))
+            .map(|c| c.idf * passage_match(c, &passage))
             .sum();
         let coverage = covered / total_weight;
         let (best_sentences, best_sentence_weight) = best_sentences(&passage, &content);
@@ -574,7 +773,7 @@ fn rank(
         let names_only_subject = !content.is_empty()
             && content
                 .iter()
-                .all(|c| concept_match(&c.concept, &passage.title_stems) > 0.0);
+                .all(|c| concept_match(c, &passage.title_stems) > 0.0);
         let lead = match (is_lead, names_only_subject) {
             (true, true) => 1.0,
             (true, false) => settings.lead_bonus,
@@ -660,7 +859,7 @@ fn follow_citations(
         };
         let own: f32 = content
             .iter()
-            .map(|c| c.idf * passage_match(&c.concept, &analysed))
+            .map(|c| c.idf * passage_match(c, &analysed))
             .sum::<f32>()
             / total_weight;
         let sentence_bonus = if by_best_sentence.contains(&number) {
@@ -749,40 +948,44 @@ fn first_article(searcher: &tantivy::Searcher, fields: &Fields) -> Option<String
 /// The sentence that answers best: the one covering most of the question's weight; a second
 /// one when it covers what the first does not.
 fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> (Vec<usize>, f32) {
-    let score = |index: usize, exclude: &HashSet<usize>| -> f32 {
-        concepts
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !exclude.contains(i))
-            .map(|(_, c)| c.idf * concept_match(&c.concept, &passage.sentence_stems[index]))
-            .sum()
-    };
     let count = passage.sentence_stems.len();
     if count == 0 {
         return (Vec::new(), 0.0);
     }
-    let nothing = HashSet::default();
-    let first = (0..count)
-        .map(|i| (i, score(i, &nothing)))
-        .fold((0, f32::MIN), |best, current| {
-            if current.1 > best.1 {
-                current
-            } else {
-                best
-            }
-        });
+    // What each sentence holds of each concept (weighted), computed once: both picks read it.
+    let width = concepts.len();
+    let held: Vec<f32> = passage
+        .sentence_stems
+        .iter()
+        .flat_map(|stems| concepts.iter().map(|c| c.idf * concept_match(c, stems)))
+        .collect();
+    let row = |sentence: usize| &held[sentence * width..(sentence + 1) * width];
+    let first =
+        (0..count)
+            .map(|i| (i, row(i).iter().sum::<f32>()))
+            .fold((0, f32::MIN), |best, current| {
+                if current.1 > best.1 {
+                    current
+                } else {
+                    best
+                }
+            });
     if first.1 <= 0.0 {
         return (vec![0], 0.0);
     }
-    let covered: HashSet<usize> = concepts
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| concept_match(&c.concept, &passage.sentence_stems[first.0]) > 0.0)
-        .map(|(i, _)| i)
-        .collect();
+    // The second sentence counts only the concepts the first one lacks.
+    let lacking: Vec<bool> = row(first.0).iter().map(|&weight| weight <= 0.0).collect();
     let second = (0..count)
         .filter(|&i| i != first.0)
-        .map(|i| (i, score(i, &covered)))
+        .map(|i| {
+            let adds: f32 = row(i)
+                .iter()
+                .zip(&lacking)
+                .filter(|(_, &lacks)| lacks)
+                .map(|(weight, _)| weight)
+                .sum();
+            (i, adds)
+        })
         .fold(
             (0, 0.0f32),
             |best, current| if current.1 > best.1 { current } else { best },

@@ -1020,7 +1020,11 @@ mod tests {
     use crate::passage::{Marker, MarkerTarget, SectionPath, Sentence};
 
     /// A passage from sentences, each with the reference numbers that cite it.
-    fn passage(id: &str, section: &[&str], sentences: &[(&str, &[u32])]) -> Passage {
+    fn passage(
+        id: &str,
+        section: &[&str],
+        sentences: &[(&str, &[u32])],
+    ) -> std::sync::Arc<Passage> {
         let mut text = String::new();
         let mut spans = Vec::new();
         for (index, (sentence, refs)) in sentences.iter().enumerate() {
@@ -1044,7 +1048,7 @@ mod tests {
                     .collect(),
             });
         }
-        Passage {
+        std::sync::Arc::new(Passage {
             id: format!("calcinosis-cutis#{id}"),
             article: "calcinosis-cutis".to_string(),
             article_title: "Calcinosis cutis".to_string(),
@@ -1052,7 +1056,7 @@ mod tests {
             kind: PassageKind::Body,
             text,
             sentences: spans,
-        }
+        })
     }
 
     fn library() -> Library {
