@@ -121,6 +121,67 @@ fn search_from_stdin_answers_line_by_line_in_order() {
 }
 
 #[test]
+fn search_from_stdin_keeps_input_order_across_workers() {
+    // Answered on every core: a long batch of different questions must still come back one
+    // line each, in the order asked, and the same as asking them one by one.
+    let workspace = Workspace::shipped();
+    let questions: Vec<String> = (0..400)
+        .map(|i| match i % 4 {
+            0 => format!("what causes calcinosis {i}"),
+            1 => format!("question number {i} about football"),
+            2 => format!("is diltiazem used {i}"),
+            _ => format!("venipuncture in newborns {i}"),
+        })
+        .collect();
+    let output = workspace
+        .citebot(&["search", "--json", "-"])
+        .write_stdin(questions.join("\n"))
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+        .collect();
+    let queries: Vec<&str> = lines.iter().filter_map(|v| v["query"].as_str()).collect();
+    assert_eq!(queries, questions);
+    for (question, line) in questions.iter().zip(&lines).step_by(37) {
+        let alone = json_line(&workspace, &["search", "--json", question]);
+        assert_eq!(alone["passages"], line["passages"], "{question}");
+    }
+}
+
+#[test]
+fn search_from_stdin_answers_each_line_before_the_input_ends() {
+    // A script talking to `search -` one line at a time must get each answer at once, not
+    // when its input closes.
+    use std::io::{BufRead, BufReader, Write};
+    let workspace = Workspace::shipped();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_citebot"))
+        .arg("--config")
+        .arg(workspace.config())
+        .args(["search", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    for question in ["diltiazem", "venipuncture"] {
+        writeln!(stdin, "{question}").expect("write");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("an answer while the input is still open");
+        let value: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(value["query"], question);
+    }
+    drop(stdin);
+    assert!(child.wait().expect("exits").success());
+}
+
+#[test]
 fn questions_are_never_query_syntax() {
     let workspace = Workspace::shipped();
     let long = "calcium ".repeat(12_500);

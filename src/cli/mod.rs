@@ -8,7 +8,6 @@ pub mod render;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::citation::RefNumber;
@@ -271,58 +270,178 @@ fn run_index(config: &Config, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// `search -`: one query per line in, one JSON object (or text block) per line out, flushed
-/// per line so a script can talk to it interactively.
+/// `search -`: one query per line in, one JSON object (or text block) per line out, in the
+/// order of the input.
+///
+/// Questions are answered on every core: a reader thread hands numbered lines to a pool of
+/// workers, and this thread writes their answers back in input order. Output is flushed
+/// whenever no finished answer is waiting, so a script talking to `search -` one line at a
+/// time gets each answer at once, while a batch is written in large blocks.
 fn search_lines(
     engine: &Engine,
     top: usize,
     as_json: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let mut buffer = Vec::new();
-    let mut line_number = 0usize;
-    loop {
-        buffer.clear();
-        let read = input
-            .read_until(b'\n', &mut buffer)
-            .context("reading queries from standard input")?;
-        if read == 0 {
-            break;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc::{sync_channel, RecvTimeoutError, TryRecvError};
+    use std::sync::{Arc, Mutex};
+
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    // Bounded queues: memory stays flat however long the input is.
+    let (line_tx, line_rx) = sync_channel::<std::io::Result<(usize, Vec<u8>)>>(workers * 64);
+    let (answer_tx, answer_rx) = sync_channel::<(usize, Vec<u8>)>(workers * 64);
+    // Not scoped: a reader blocked on an idle terminal must not keep citebot alive once the
+    // output has gone (`search - | head -1`); it ends with the process.
+    std::thread::spawn(move || read_lines(&line_tx));
+    let line_rx = Arc::new(Mutex::new(line_rx));
+    // Set when the output fails, so idle workers stop waiting for input.
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for _ in 0..workers {
+            let line_rx = Arc::clone(&line_rx);
+            let answer_tx = answer_tx.clone();
+            let stop = &stop;
+            scope.spawn(move || {
+                answer_lines(engine, top, as_json, &line_rx, &answer_tx, stop);
+            });
         }
-        line_number += 1;
-        while matches!(buffer.last(), Some(b'\n' | b'\r')) {
-            buffer.pop();
+        drop(answer_tx);
+        drop(line_rx);
+        let written = write_in_order(&answer_rx, out);
+        if written.is_err() {
+            stop.store(true, Ordering::Relaxed);
         }
-        match std::str::from_utf8(&buffer) {
-            Ok(query) => {
-                let answer = engine.ask(query, top);
-                if as_json {
-                    serde_json::to_writer(&mut *out, &json::SearchResponse::from_answer(&answer))?;
-                    writeln!(out)?;
-                } else {
-                    render::write_search(out, &answer)?;
+        // Dropping the receiver makes any worker blocked on a full queue give up.
+        drop(answer_rx);
+        written
+    })?;
+    return Ok(());
+
+    /// Reads numbered lines until the end of the input or a read error (sent on, in order).
+    fn read_lines(line_tx: &std::sync::mpsc::SyncSender<std::io::Result<(usize, Vec<u8>)>>) {
+        let mut input = std::io::stdin().lock();
+        for number in 1.. {
+            let mut line = Vec::new();
+            match input.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) => {
+                    while matches!(line.last(), Some(b'\n' | b'\r')) {
+                        line.pop();
+                    }
+                    if line_tx.send(Ok((number, line))).is_err() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    let _ = line_tx.send(Err(error));
+                    return;
                 }
             }
-            Err(error) => {
-                let query = String::from_utf8_lossy(&buffer);
-                let message = format!(
-                    "line {line_number} is not valid UTF-8 (bad byte at offset {}): send UTF-8 text",
-                    error.valid_up_to()
-                );
-                if as_json {
-                    serde_json::to_writer(
-                        &mut *out,
-                        &json::SearchResponse::error(&query, &message),
-                    )?;
-                    writeln!(out)?;
-                } else {
-                    writeln!(out, "error: {message}")?;
-                }
-            }
         }
-        out.flush()?;
     }
-    Ok(())
+
+    /// A worker: answers lines until the input ends or the output goes away. A read error is
+    /// passed on as line 0, which the writer reports.
+    fn answer_lines(
+        engine: &Engine,
+        top: usize,
+        as_json: bool,
+        line_rx: &Mutex<std::sync::mpsc::Receiver<std::io::Result<(usize, Vec<u8>)>>>,
+        answer_tx: &std::sync::mpsc::SyncSender<(usize, Vec<u8>)>,
+        stop: &AtomicBool,
+    ) {
+        loop {
+            let next = {
+                let Ok(receiver) = line_rx.lock() else {
+                    return;
+                };
+                receiver.recv_timeout(std::time::Duration::from_millis(50))
+            };
+            let (number, rendered) = match next {
+                Ok(Ok((number, line))) => (number, render_line(engine, top, as_json, number, &line)),
+                Ok(Err(error)) => (0, error.to_string().into_bytes()),
+                Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Relaxed) => continue,
+                Err(_) => return,
+            };
+            if answer_tx.send((number, rendered)).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Writes answers in input order; flushes whenever the next answer is not ready yet.
+    fn write_in_order(
+        answer_rx: &std::sync::mpsc::Receiver<(usize, Vec<u8>)>,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let mut waiting: std::collections::BTreeMap<usize, Vec<u8>> = Default::default();
+        let mut next = 1usize;
+        let mut pending = Vec::new();
+        loop {
+            let (number, rendered) = match answer_rx.try_recv() {
+                Ok(found) => found,
+                Err(TryRecvError::Empty) => {
+                    out.write_all(&pending)?;
+                    out.flush()?;
+                    pending.clear();
+                    match answer_rx.recv() {
+                        Ok(found) => found,
+                        Err(_) => break,
+                    }
+                }
+                Err(TryRecvError::Disconnected) => break,
+            };
+            if number == 0 {
+                out.write_all(&pending)?;
+                let message = String::from_utf8_lossy(&rendered).into_owned();
+                return Err(anyhow::anyhow!(message).context("reading queries from standard input"));
+            }
+            waiting.insert(number, rendered);
+            while let Some(rendered) = waiting.remove(&next) {
+                pending.extend_from_slice(&rendered);
+                next += 1;
+            }
+            if pending.len() >= 1 << 16 {
+                out.write_all(&pending)?;
+                pending.clear();
+            }
+        }
+        out.write_all(&pending)?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// One line of `search -` answered and rendered (JSON or text), ending with a newline.
+fn render_line(engine: &Engine, top: usize, as_json: bool, number: usize, line: &[u8]) -> Vec<u8> {
+    let mut rendered = Vec::new();
+    // Writing into a Vec cannot fail, and the JSON has only string keys.
+    let _ = match std::str::from_utf8(line) {
+        Ok(query) => {
+            let answer = engine.ask(query, top);
+            if as_json {
+                serde_json::to_writer(&mut rendered, &json::SearchResponse::from_answer(&answer))
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(rendered))
+            } else {
+                render::write_search(&mut rendered, &answer)
+            }
+        }
+        Err(error) => {
+            let query = String::from_utf8_lossy(line);
+            let message = format!(
+                "line {number} is not valid UTF-8 (bad byte at offset {}): send UTF-8 text",
+                error.valid_up_to()
+            );
+            if as_json {
+                serde_json::to_writer(&mut rendered, &json::SearchResponse::error(&query, &message))
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(rendered))
+            } else {
+                writeln!(rendered, "error: {message}")
+            }
+        }
+    };
+    rendered
 }
