@@ -1,7 +1,16 @@
 //! The corpus folder: every `*.txt` in it is an article. Loading reads and checks the files;
 //! the fingerprint tells the index whether it still matches them.
+//!
+//! The fingerprint is a SHA-256 over every file's name, length and content hash. A rebuild
+//! records each file's metadata (length, mtime, ctime, inode) beside its content hash
+//! ([`FileDigest`]), so a later staleness check re-reads only the files whose metadata changed
+//! ([`fingerprint_with`]). As in git's "racy clean" rule, a file modified within
+//! [`RACY_WINDOW_NS`] of being read is never vouched for by its metadata: it is re-hashed on
+//! every check until the next rebuild.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -49,11 +58,102 @@ impl ArticleInfo {
     }
 }
 
+/// What the file system says about a file: enough to tell, without reading it, that it has not
+/// changed since.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileStat {
+    pub len: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Status-change time, nanoseconds since the Unix epoch: changes with the content even
+    /// when a tool puts the old mtime back (`touch -d`, `rsync -t`).
+    pub ctime_ns: i64,
+    pub inode: u64,
+}
+
+impl FileStat {
+    /// The metadata of a file (symbolic links followed).
+    pub fn of(metadata: &std::fs::Metadata) -> FileStat {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ns = |seconds: i64, nanos: i64| seconds.saturating_mul(1_000_000_000) + nanos;
+            FileStat {
+                len: metadata.len(),
+                mtime_ns: ns(metadata.mtime(), metadata.mtime_nsec()),
+                ctime_ns: ns(metadata.ctime(), metadata.ctime_nsec()),
+                inode: metadata.ino(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let mtime_ns = metadata
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0);
+            FileStat {
+                len: metadata.len(),
+                mtime_ns,
+                ctime_ns: mtime_ns,
+                inode: 0,
+            }
+        }
+    }
+}
+
+/// A file modified less than this before it was read may be modified again with the same
+/// timestamp (coarse kernel clocks tick every few milliseconds; some file systems store whole
+/// seconds): its metadata cannot prove it unchanged, so the staleness check re-hashes it.
+pub const RACY_WINDOW_NS: i64 = 1_000_000_000;
+/// The window for a file whose timestamps have no sub-second part (FAT keeps 2 s).
+const RACY_WINDOW_COARSE_NS: i64 = 3_000_000_000;
+
 /// An article file found in the corpus folder, not yet read.
 #[derive(Debug, Clone)]
 pub struct ArticleFile {
     pub path: PathBuf,
     pub slug: String,
+    /// Its metadata when listed.
+    pub stat: FileStat,
+}
+
+/// One file as a rebuild read it: its metadata at that moment and the hash of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    pub slug: String,
+    /// Bytes read.
+    pub len: u64,
+    pub sha256: [u8; 32],
+    pub stat: FileStat,
+    /// Modified too close to being read (or while being read) for `stat` to vouch for it.
+    pub racy: bool,
+}
+
+impl FileDigest {
+    fn new(slug: &str, bytes: &[u8], stat: FileStat, read_at_ns: i64) -> FileDigest {
+        let window = if stat.mtime_ns % 1_000_000_000 == 0 && stat.ctime_ns % 1_000_000_000 == 0 {
+            RACY_WINDOW_COARSE_NS
+        } else {
+            RACY_WINDOW_NS
+        };
+        let changed = stat.mtime_ns.max(stat.ctime_ns);
+        FileDigest {
+            slug: slug.to_string(),
+            len: bytes.len() as u64,
+            sha256: Sha256::digest(bytes).into(),
+            stat,
+            racy: stat.len != bytes.len() as u64 || changed.saturating_add(window) > read_at_ns,
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(i64::MAX)
 }
 
 /// Lists the `*.txt` files of the corpus folder, sorted by name so ids are stable.
@@ -77,7 +177,19 @@ pub fn list_articles(corpus_dir: &Path) -> Result<Vec<ArticleFile>> {
             source,
         })?;
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("txt") || !path.is_file() {
+        if path.extension().and_then(|e| e.to_str()) != Some("txt") {
+            continue;
+        }
+        // One stat per file, relative to the open folder (no path walk); a symbolic link is
+        // followed, as `is_file` does.
+        let metadata = match entry.metadata() {
+            Ok(metadata) if metadata.file_type().is_symlink() => std::fs::metadata(&path),
+            other => other,
+        };
+        let Ok(metadata) = metadata else {
+            continue;
+        };
+        if !metadata.is_file() {
             continue;
         }
         let Some(slug) = path
@@ -87,7 +199,11 @@ pub fn list_articles(corpus_dir: &Path) -> Result<Vec<ArticleFile>> {
         else {
             continue;
         };
-        files.push(ArticleFile { path, slug });
+        files.push(ArticleFile {
+            path,
+            slug,
+            stat: FileStat::of(&metadata),
+        });
     }
     files.sort_by(|a, b| a.slug.cmp(&b.slug));
     if files.is_empty() {
@@ -100,15 +216,32 @@ pub fn list_articles(corpus_dir: &Path) -> Result<Vec<ArticleFile>> {
 
 /// Reads and checks one article file: UTF-8, not empty, with a body.
 pub fn read_article(file: &ArticleFile, limits: PassageLimits) -> Result<Article> {
-    let bytes = read_bytes(file)?;
-    parse_article_bytes(file, bytes, limits)
+    read_article_digest(file, limits).map(|(article, _)| article)
 }
 
-fn read_bytes(file: &ArticleFile) -> Result<Vec<u8>> {
-    std::fs::read(&file.path).map_err(|source| Error::Read {
+/// [`read_article`], also returning the file's [`FileDigest`] from the same bytes: a rebuild
+/// reads each file once.
+pub fn read_article_digest(
+    file: &ArticleFile,
+    limits: PassageLimits,
+) -> Result<(Article, FileDigest)> {
+    let (bytes, digest) = read_with_digest(file)?;
+    Ok((parse_article_bytes(file, bytes, limits)?, digest))
+}
+
+/// The file's bytes and their digest, with the metadata of the open file (not of the listing):
+/// what was hashed is what the metadata describes.
+fn read_with_digest(file: &ArticleFile) -> Result<(Vec<u8>, FileDigest)> {
+    let error = |source| Error::Read {
         path: file.path.clone(),
         source,
-    })
+    };
+    let mut handle = std::fs::File::open(&file.path).map_err(error)?;
+    let stat = FileStat::of(&handle.metadata().map_err(error)?);
+    let mut bytes = Vec::with_capacity(stat.len as usize + 1);
+    handle.read_to_end(&mut bytes).map_err(error)?;
+    let digest = FileDigest::new(&file.slug, &bytes, stat, now_ns());
+    Ok((bytes, digest))
 }
 
 fn parse_article_bytes(
@@ -140,33 +273,121 @@ fn parse_article_bytes(
     Ok(article)
 }
 
-/// Reads every article of the corpus folder, and its [`fingerprint`] from the same bytes: a
-/// rebuild reads each file once.
-pub fn load_corpus(corpus_dir: &Path, limits: PassageLimits) -> Result<(Vec<Article>, String)> {
+/// The corpus fingerprint of files' digests, in the listing's (name) order: every article's
+/// name, length and content hash. Equal fingerprints mean the index built from one corpus
+/// serves the other.
+pub fn combine(digests: &[FileDigest]) -> String {
     let mut hasher = Sha256::new();
-    let mut articles = Vec::new();
-    for file in list_articles(corpus_dir)? {
-        let bytes = read_bytes(&file)?;
-        hash_file(&mut hasher, &file, &bytes);
-        articles.push(parse_article_bytes(&file, bytes, limits)?);
+    for digest in digests {
+        hasher.update(digest.slug.as_bytes());
+        hasher.update([0]);
+        hasher.update(digest.len.to_le_bytes());
+        hasher.update(digest.sha256);
     }
-    Ok((articles, format!("{:x}", hasher.finalize())))
+    format!("{:x}", hasher.finalize())
 }
 
-fn hash_file(hasher: &mut Sha256, file: &ArticleFile, bytes: &[u8]) {
-    hasher.update(file.slug.as_bytes());
-    hasher.update([0]);
-    hasher.update((bytes.len() as u64).to_le_bytes());
-    hasher.update(bytes);
-}
-
-/// A hash of the corpus: every article's name and bytes. Equal fingerprints mean the index
-/// built from one corpus serves the other.
+/// The fingerprint of the corpus, reading every file.
 pub fn fingerprint(corpus_dir: &Path) -> Result<String> {
-    let mut hasher = Sha256::new();
-    for file in list_articles(corpus_dir)? {
-        let bytes = read_bytes(&file)?;
-        hash_file(&mut hasher, &file, &bytes);
+    fingerprint_with(corpus_dir, &[]).map(|found| found.value)
+}
+
+/// A fingerprint and how it was obtained.
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    pub value: String,
+    /// Files read and hashed (the others were vouched for by their metadata).
+    pub rehashed: usize,
+    pub files: usize,
+}
+
+/// The fingerprint of the corpus, trusting `known` digests (a previous rebuild's, sorted by
+/// slug) for the files whose metadata is unchanged and that were not racy when read.
+pub fn fingerprint_with(corpus_dir: &Path, known: &[FileDigest]) -> Result<Fingerprint> {
+    let files = list_articles(corpus_dir)?;
+    let mut digests = Vec::with_capacity(files.len());
+    let mut rehashed = 0;
+    for file in &files {
+        let trusted = known
+            .binary_search_by(|d| d.slug.as_str().cmp(&file.slug))
+            .ok()
+            .map(|at| &known[at])
+            .filter(|d| !d.racy && d.stat == file.stat && d.len == file.stat.len);
+        match trusted {
+            Some(digest) => digests.push(digest.clone()),
+            None => {
+                rehashed += 1;
+                digests.push(read_with_digest(file)?.1);
+            }
+        }
     }
-    Ok(format!("{:x}", hasher.finalize()))
+    Ok(Fingerprint {
+        value: combine(&digests),
+        rehashed,
+        files: files.len(),
+    })
+}
+
+const TABLE_MAGIC: &[u8; 8] = b"CBFILES1";
+
+/// Serializes digests (for a generation's file table), with a trailing checksum.
+pub fn encode_digests(digests: &[FileDigest]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + digests.len() * 96);
+    out.extend_from_slice(TABLE_MAGIC);
+    out.extend_from_slice(&(digests.len() as u64).to_le_bytes());
+    for d in digests {
+        out.extend_from_slice(&(d.slug.len() as u32).to_le_bytes());
+        out.extend_from_slice(d.slug.as_bytes());
+        out.extend_from_slice(&d.len.to_le_bytes());
+        out.extend_from_slice(&d.sha256);
+        out.extend_from_slice(&d.stat.len.to_le_bytes());
+        out.extend_from_slice(&d.stat.mtime_ns.to_le_bytes());
+        out.extend_from_slice(&d.stat.ctime_ns.to_le_bytes());
+        out.extend_from_slice(&d.stat.inode.to_le_bytes());
+        out.push(u8::from(d.racy));
+    }
+    let checksum: [u8; 32] = Sha256::digest(&out).into();
+    out.extend_from_slice(&checksum);
+    out
+}
+
+/// Reads what [`encode_digests`] wrote; `None` when damaged (the caller then re-hashes all).
+pub fn decode_digests(bytes: &[u8]) -> Option<Vec<FileDigest>> {
+    let (body, checksum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if Sha256::digest(body).as_slice() != checksum {
+        return None;
+    }
+    let mut input = body.strip_prefix(TABLE_MAGIC.as_slice())?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (head, rest) = input.split_at_checked(n)?;
+        input = rest;
+        Some(head)
+    };
+    let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let count = u64_of(take(8)?) as usize;
+    let mut digests = Vec::with_capacity(count.min(1 << 20));
+    for _ in 0..count {
+        let slug_len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        let slug = std::str::from_utf8(take(slug_len)?).ok()?.to_string();
+        let len = u64_of(take(8)?);
+        let sha256: [u8; 32] = take(32)?.try_into().ok()?;
+        let stat = FileStat {
+            len: u64_of(take(8)?),
+            mtime_ns: u64_of(take(8)?) as i64,
+            ctime_ns: u64_of(take(8)?) as i64,
+            inode: u64_of(take(8)?),
+        };
+        let racy = take(1)?[0] != 0;
+        digests.push(FileDigest {
+            slug,
+            len,
+            sha256,
+            stat,
+            racy,
+        });
+    }
+    if !digests.windows(2).all(|w| w[0].slug < w[1].slug) {
+        return None;
+    }
+    Some(digests)
 }

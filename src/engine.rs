@@ -46,17 +46,23 @@ impl Engine {
 
     /// [`Engine::open`], also saying whether the index had to be rebuilt.
     pub fn open_reporting(config: &Config) -> Result<(Engine, Preparation)> {
+        Engine::open_with(config, RebuildOptions::default())
+    }
+
+    /// [`Engine::open_reporting`], with `options` for a rebuild it has to do (a progress
+    /// callback: rebuilding a large corpus takes a while).
+    pub fn open_with(config: &Config, options: RebuildOptions) -> Result<(Engine, Preparation)> {
         let synonyms = Vocabulary::load(&config.vocabulary_file)?;
         let mut preparation = Preparation::UpToDate;
         if let Err(staleness) = index::check(config) {
             if let Staleness::Corrupt(ref message) = staleness {
                 if message.starts_with("corpus") {
                     // The corpus, not the index, is the problem: say what is wrong with it.
-                    crate::corpus::load_corpus(&config.corpus_dir, config.passage_limits())?;
+                    crate::corpus::fingerprint(&config.corpus_dir)?;
                 }
             }
             tracing::info!(reason = %staleness, "rebuilding index");
-            let report = index::rebuild(config, RebuildOptions::default())?;
+            let report = index::rebuild(config, options)?;
             preparation = Preparation::Rebuilt {
                 reason: staleness.to_string(),
                 report: Box::new(report),
@@ -67,7 +73,7 @@ impl Engine {
             Err(staleness) => {
                 // Checked fine but does not open (a damaged segment file): rebuild once.
                 tracing::warn!(reason = %staleness, "index unreadable, rebuilding");
-                let report = index::rebuild(config, RebuildOptions::default())?;
+                let report = index::rebuild(config, options)?;
                 preparation = Preparation::Rebuilt {
                     reason: staleness.to_string(),
                     report: Box::new(report),
@@ -130,11 +136,12 @@ impl Engine {
         })
     }
 
-    /// The articles in the index.
+    /// The articles in the index. Reads every article's record: for a large corpus prefer
+    /// [`Engine::article_count`] and [`Engine::article_info`].
     pub fn articles(&self) -> Vec<ArticleInfo> {
         self.current()
             .open
-            .articles
+            .article_records()
             .iter()
             .map(|record| record.info.clone())
             .collect()
@@ -146,28 +153,26 @@ impl Engine {
         f: impl FnOnce(&ArticleRecord) -> Result<T>,
     ) -> Result<T> {
         let loaded = self.current();
-        let records = &loaded.open.articles;
-        let choices = || {
-            records
-                .iter()
-                .map(|r| r.info.slug.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let open = &loaded.open;
+        let choices = || open.article_slugs().unwrap_or_default().join(", ");
         let record = match article {
-            Some(name) => records
-                .iter()
-                .find(|r| r.info.slug == name || r.info.title.eq_ignore_ascii_case(name))
+            Some(name) => open
+                .find_article(name)
                 .ok_or_else(|| Error::UnknownArticle {
                     name: name.to_string(),
                     choices: choices(),
                 })?,
-            None => match records.as_slice() {
-                [only] => only,
-                _ => return Err(Error::AmbiguousArticle { choices: choices() }),
-            },
+            None if open.article_count() == 1 => open
+                .article_slugs()
+                .ok()
+                .and_then(|slugs| slugs.first().and_then(|slug| open.article_record(slug)))
+                .ok_or_else(|| Error::IndexCorrupt {
+                    path: open.generation.clone(),
+                    message: "the article record is unreadable".to_string(),
+                })?,
+            None => return Err(Error::AmbiguousArticle { choices: choices() }),
         };
-        f(record)
+        f(&record)
     }
 
     /// Reference `number` of `article` (the only article when `None`).
@@ -195,9 +200,7 @@ impl Engine {
     pub fn citations_of(&self, article_slug: &str) -> Vec<Citation> {
         self.current()
             .open
-            .articles
-            .iter()
-            .find(|r| r.info.slug == article_slug)
+            .article_record(article_slug)
             .map(|r| r.citations.clone())
             .unwrap_or_default()
     }
@@ -207,9 +210,7 @@ impl Engine {
     pub fn citation_of(&self, article_slug: &str, number: RefNumber) -> Option<Citation> {
         self.current()
             .open
-            .articles
-            .iter()
-            .find(|r| r.info.slug == article_slug)
+            .article_record(article_slug)
             .and_then(|r| r.citations.iter().find(|c| c.number == number).cloned())
     }
 
@@ -217,15 +218,13 @@ impl Engine {
     pub fn article_info(&self, article_slug: &str) -> Option<ArticleInfo> {
         self.current()
             .open
-            .articles
-            .iter()
-            .find(|r| r.info.slug == article_slug)
+            .article_record(article_slug)
             .map(|r| r.info.clone())
     }
 
     /// How many articles the index holds.
     pub fn article_count(&self) -> usize {
-        self.current().open.articles.len()
+        self.current().open.article_count()
     }
 
     /// Switches to a newer index generation when `citebot index` has built one. Returns whether

@@ -3,39 +3,49 @@
 //!
 //! Layout of the index folder:
 //! - `CURRENT`: the name of the live generation (replaced by an atomic rename);
-//! - `gen-*/`: one complete tantivy index each, with its `manifest.json`;
+//! - `gen-*/`: one complete tantivy index each, with its `manifest.json` and `corpus-files.bin`
+//!   (each corpus file's metadata and content hash, for a staleness check that reads only the
+//!   files that changed);
 //! - `.build.lock`: held while a rebuild runs (an OS lock: a killed rebuild leaves none behind);
 //! - `.tmp-*/`: a rebuild in progress, or the remains of a killed one (removed by the next).
 //!
 //! A reader opens the generation `CURRENT` names; a rebuild writes a new generation beside it
 //! and renames `CURRENT` only once the new one is complete, so a reader never sees half an index.
+//!
+//! A rebuild streams: worker threads read and parse articles while tantivy's threads index
+//! them, in file order, so memory does not grow with the corpus. A reader decodes an article's
+//! record (citations, sections) only when asked for it.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    TextAnalyzer,
+    AsciiFoldingFilter, Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer,
+    Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 use tantivy::{doc, Index, IndexWriter, TantivyDocument};
 
 use crate::article::Article;
-use crate::citation::Citation;
+use crate::citation::{Citation, RefNumber};
 use crate::config::Config;
-use crate::corpus::{self, ArticleInfo};
+use crate::corpus::{self, ArticleFile, ArticleInfo, FileDigest};
 use crate::error::{Error, Result};
-use crate::passage::{Passage, PassageKind};
+use crate::passage::{Marker, MarkerTarget, Passage, PassageKind, SectionPath, Sentence};
 
 /// Bump when the schema, the tokenizer or the parser's output changes: an index built with
 /// another format is rebuilt.
-pub const INDEX_FORMAT: u32 = 1;
+pub const INDEX_FORMAT: u32 = 2;
 
 /// The analyzer every text field and every question goes through: words, lowercased, accents
 /// folded ("Kérob" → "kerob"), English stems ("nodules" → "nodul").
@@ -43,19 +53,146 @@ pub const TOKENIZER: &str = "citebot_en";
 
 const CURRENT: &str = "CURRENT";
 const MANIFEST: &str = "manifest.json";
+/// Each corpus file's metadata and content hash when the generation was built (see
+/// [`corpus::fingerprint_with`]): lets the staleness check skip reading unchanged files.
+const FILE_TABLE: &str = "corpus-files.bin";
 const LOCK: &str = ".build.lock";
 /// Up to this many passages, opening an index verifies every file's checksum (about 1 ms per
 /// 10,000 passages here).
 const CHECKSUM_PASSAGE_LIMIT: usize = 50_000;
+/// Below this many corpus bytes (about 20,000 passages) one tantivy thread indexes into one
+/// segment: it takes milliseconds either way, and one segment answers ~25% faster.
+const ONE_SEGMENT_CORPUS_BYTES: u64 = 6_000_000;
+/// tantivy's indexing memory per thread: a segment is flushed when it is full. Larger means
+/// fewer segments (less merging, faster queries), smaller means a lower peak RSS.
+const WRITER_HEAP_PER_THREAD: usize = 128_000_000;
+/// Parsed articles a worker may run ahead of the one being added, so memory stays bounded
+/// whatever the corpus size.
+const PARSE_WINDOW: usize = 64;
+/// Words whose normal form an analyzer remembers (per field and indexing thread): Zipf's law
+/// makes most tokens repeats, and stemming is the costliest step of analysis.
+const NORMAL_FORM_CACHE: usize = 16_384;
 
 /// Builds the analyzer registered as [`TOKENIZER`].
 pub fn analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
+        .filter(NormalForm)
+        .build()
+}
+
+/// What one token becomes in general: lowercased, accents folded, stemmed. [`NormalForm`]
+/// uses it for words with non-ASCII letters; applied to a single token it gives exactly what
+/// these filters give in a token chain.
+fn normal_form_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
         .filter(Stemmer::new(Language::English))
         .build()
+}
+
+/// `LowerCaser`, `AsciiFoldingFilter` and the English `Stemmer`, with the same output, made
+/// cheaper for indexing: an ASCII word is lowercased in place (folding leaves ASCII alone)
+/// and stemmed through a cache of the words already seen (Zipf's law makes most tokens
+/// repeats, and stemming was a fifth of the build's CPU).
+#[derive(Clone, Copy)]
+struct NormalForm;
+
+impl TokenFilter for NormalForm {
+    type Tokenizer<T: Tokenizer> = NormalFormFilter<T>;
+
+    fn transform<T: Tokenizer>(self, inner: T) -> NormalFormFilter<T> {
+        NormalFormFilter {
+            inner,
+            cache: FxHashMap::default(),
+            general: normal_form_analyzer(),
+        }
+    }
+}
+
+struct NormalFormFilter<T> {
+    inner: T,
+    /// Lowercase ASCII word → its stem.
+    cache: FxHashMap<Box<str>, Box<str>>,
+    general: TextAnalyzer,
+}
+
+impl<T: Clone> Clone for NormalFormFilter<T> {
+    fn clone(&self) -> Self {
+        // A clone serves another field or thread: it starts with its own, empty, cache.
+        NormalFormFilter {
+            inner: self.inner.clone(),
+            cache: FxHashMap::default(),
+            general: self.general.clone(),
+        }
+    }
+}
+
+impl<T: Tokenizer> Tokenizer for NormalFormFilter<T> {
+    type TokenStream<'a> = NormalFormStream<'a, T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        NormalFormStream {
+            tail: self.inner.token_stream(text),
+            cache: &mut self.cache,
+            general: &mut self.general,
+        }
+    }
+}
+
+struct NormalFormStream<'a, T> {
+    tail: T,
+    cache: &'a mut FxHashMap<Box<str>, Box<str>>,
+    general: &'a mut TextAnalyzer,
+}
+
+impl<T: TokenStream> TokenStream for NormalFormStream<'_, T> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        let token = self.tail.token_mut();
+        if !token.text.is_ascii() {
+            let mut stream = self.general.token_stream(&token.text);
+            let normal = if stream.advance() {
+                Some(std::mem::take(&mut stream.token_mut().text))
+            } else {
+                None
+            };
+            drop(stream);
+            if let Some(normal) = normal {
+                token.text = normal;
+            }
+            return true;
+        }
+        token.text.make_ascii_lowercase();
+        if let Some(stem) = self.cache.get(token.text.as_str()) {
+            token.text.clear();
+            token.text.push_str(stem);
+            return true;
+        }
+        let stemmed: String = english_stemmer().stem(&token.text).into_owned();
+        if self.cache.len() < NORMAL_FORM_CACHE {
+            self.cache
+                .insert(token.text.as_str().into(), stemmed.as_str().into());
+        }
+        token.text = stemmed;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
+
+fn english_stemmer() -> &'static rust_stemmers::Stemmer {
+    static STEMMER: std::sync::OnceLock<rust_stemmers::Stemmer> = std::sync::OnceLock::new();
+    STEMMER.get_or_init(|| rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English))
 }
 
 /// The index's fields.
@@ -77,6 +214,9 @@ pub struct Fields {
     pub payload: Field,
     /// Reading order, for stable tie-breaking.
     pub ordinal: Field,
+    /// On article records only: the title, ASCII-lowercased, exact (finds an article by title
+    /// without loading every record).
+    pub title_key: Field,
 }
 
 impl Fields {
@@ -96,6 +236,7 @@ impl Fields {
             title: builder.add_text_field("title", analysed),
             payload: builder.add_bytes_field("payload", STORED),
             ordinal: builder.add_u64_field("ordinal", INDEXED | FAST),
+            title_key: builder.add_text_field("title_key", STRING),
         };
         (builder.build(), fields)
     }
@@ -115,6 +256,7 @@ impl Fields {
             title: field("title")?,
             payload: field("payload")?,
             ordinal: field("ordinal")?,
+            title_key: field("title_key")?,
         })
     }
 }
@@ -192,9 +334,30 @@ pub fn current_generation(index_dir: &Path) -> Option<PathBuf> {
 
 /// Whether the live index matches the corpus and this program. `Ok(())` means usable.
 pub fn check(config: &Config) -> Result<(), Staleness> {
-    let fingerprint = corpus::fingerprint(&config.corpus_dir)
+    check_reporting(config).map(|_| ())
+}
+
+/// What an up-to-date [`check`] did.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// Corpus files.
+    pub files: usize,
+    /// Files read and hashed because their metadata could not vouch for them (changed since
+    /// the build, or modified just before it read them); the others were not read.
+    pub rehashed: usize,
+}
+
+/// [`check`], also saying how much of the corpus it had to read.
+pub fn check_reporting(config: &Config) -> Result<CheckReport, Staleness> {
+    let generation = current_generation(&config.index_dir);
+    let known = generation
+        .as_deref()
+        .and_then(|generation| std::fs::read(generation.join(FILE_TABLE)).ok())
+        .and_then(|bytes| corpus::decode_digests(&bytes))
+        .unwrap_or_default();
+    let fingerprint = corpus::fingerprint_with(&config.corpus_dir, &known)
         .map_err(|e| Staleness::Corrupt(format!("corpus cannot be read: {e}")))?;
-    let Some(generation) = current_generation(&config.index_dir) else {
+    let Some(generation) = generation else {
         return Err(Staleness::Missing);
     };
     let manifest = read_manifest(&generation)?;
@@ -204,12 +367,15 @@ pub fn check(config: &Config) -> Result<(), Staleness> {
     {
         return Err(Staleness::Stale("built by another version of citebot"));
     }
-    if !manifest.matches(config, &fingerprint) {
+    if !manifest.matches(config, &fingerprint.value) {
         return Err(Staleness::Stale(
             "the corpus or the passage settings changed",
         ));
     }
-    Ok(())
+    Ok(CheckReport {
+        files: fingerprint.files,
+        rehashed: fingerprint.rehashed,
+    })
 }
 
 fn read_manifest(generation: &Path) -> Result<Manifest, Staleness> {
@@ -226,12 +392,18 @@ fn read_manifest(generation: &Path) -> Result<Manifest, Staleness> {
 /// Options for [`rebuild`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RebuildOptions {
-    /// Called with (passages indexed so far, passages in all) while indexing.
+    /// Called with (passages indexed so far, passages in all) while indexing. Articles are
+    /// parsed as they are indexed, so "in all" is an estimate from the bytes read so far until
+    /// the last call, which is exact.
     pub progress: Option<fn(u64, u64)>,
 }
 
 /// Rebuilds the index from the corpus, atomically: the previous generation keeps serving
 /// until the new one is complete. Holds the build lock, so two rebuilds run one after the other.
+///
+/// Articles are read and parsed by a pool of threads and added to the index as they come, in
+/// file order (so ids and ordinals do not depend on timing): memory stays bounded by tantivy's
+/// writer heap and a window of parsed articles, whatever the corpus size.
 pub fn rebuild(config: &Config, options: RebuildOptions) -> Result<BuildReport> {
     let started = Instant::now();
     let index_dir = &config.index_dir;
@@ -246,7 +418,7 @@ pub fn rebuild(config: &Config, options: RebuildOptions) -> Result<BuildReport> 
     })?;
     remove_leftovers(index_dir);
 
-    let (articles, fingerprint) = corpus::load_corpus(&config.corpus_dir, config.passage_limits())?;
+    let files = corpus::list_articles(&config.corpus_dir)?;
 
     let generation_name = format!(
         "gen-{}-{}",
@@ -257,14 +429,7 @@ pub fn rebuild(config: &Config, options: RebuildOptions) -> Result<BuildReport> 
         std::process::id()
     );
     let temporary = index_dir.join(format!(".tmp-{generation_name}"));
-    let result = write_generation(
-        config,
-        &articles,
-        &fingerprint,
-        &temporary,
-        started,
-        options,
-    );
+    let result = write_generation(config, &files, &temporary, started, options);
     let manifest = match result {
         Ok(manifest) => manifest,
         Err(error) => {
@@ -313,10 +478,118 @@ fn open_lock(index_dir: &Path) -> Result<File> {
         })
 }
 
+/// One article, read, parsed and turned into documents by a worker thread; the documents get
+/// their ordinals when they are added, in file order.
+struct PreparedArticle {
+    digest: FileDigest,
+    /// The article record, then the passages in reading order.
+    documents: Vec<TantivyDocument>,
+    warnings: Vec<String>,
+    body_passages: usize,
+    references: usize,
+}
+
+fn prepare_article(
+    fields: &Fields,
+    file: &ArticleFile,
+    limits: crate::article::PassageLimits,
+) -> Result<PreparedArticle> {
+    let (article, digest) = corpus::read_article_digest(file, limits)?;
+    let warnings = article
+        .warnings
+        .iter()
+        .map(|warning| {
+            format!(
+                "{}.txt line {}: {}",
+                article.slug, warning.line, warning.message
+            )
+        })
+        .collect();
+    let aliases = article.aliases();
+    let title_text = std::iter::once(article.title.clone())
+        .chain(aliases.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(". ");
+    let body_passages = article.body_passages().count();
+    let references = article.references.len();
+    let mut documents = Vec::with_capacity(article.passages.len() + 1);
+    documents.push(record_document(fields, &article, aliases));
+    for passage in &article.passages {
+        documents.push(passage_document(fields, passage, &title_text));
+    }
+    Ok(PreparedArticle {
+        digest,
+        documents,
+        warnings,
+        body_passages,
+        references,
+    })
+}
+
+fn record_document(fields: &Fields, article: &Article, aliases: Vec<String>) -> TantivyDocument {
+    let record = ArticleRecord {
+        info: ArticleInfo::for_article(article),
+        aliases,
+        specialty: article.infobox_value("Specialty").map(str::to_string),
+        citations: article.references.clone(),
+    };
+    let record_bytes = serde_json::to_vec(&record).unwrap_or_default();
+    doc!(
+        fields.id => format!("{}#article", article.slug),
+        fields.article => article.slug.clone(),
+        fields.kind => "article",
+        fields.title_key => article.title.to_ascii_lowercase(),
+        fields.payload => record_bytes,
+    )
+}
+
+/// Hands out article numbers to workers, never more than [`PARSE_WINDOW`] ahead of the next
+/// article to be added.
+struct WorkQueue {
+    next: AtomicUsize,
+    added: Mutex<usize>,
+    moved: Condvar,
+    stop: AtomicBool,
+}
+
+impl WorkQueue {
+    /// The next article to prepare, or `None` when there is none or the build stopped.
+    fn take(&self, count: usize) -> Option<usize> {
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        if number >= count {
+            return None;
+        }
+        let mut added = self.added.lock().unwrap_or_else(|e| e.into_inner());
+        while number >= *added + PARSE_WINDOW && !self.stop.load(Ordering::Relaxed) {
+            added = self.moved.wait(added).unwrap_or_else(|e| e.into_inner());
+        }
+        (!self.stop.load(Ordering::Relaxed)).then_some(number)
+    }
+
+    fn set_added(&self, added: usize) {
+        *self.added.lock().unwrap_or_else(|e| e.into_inner()) = added;
+        self.moved.notify_all();
+    }
+
+    fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _guard = self.added.lock().unwrap_or_else(|e| e.into_inner());
+        self.moved.notify_all();
+    }
+}
+
+/// What the adding loop counted.
+#[derive(Default)]
+struct Totals {
+    digests: Vec<FileDigest>,
+    warnings: Vec<String>,
+    body_passages: usize,
+    references: usize,
+}
+
 fn write_generation(
     config: &Config,
-    articles: &[Article],
-    fingerprint: &str,
+    files: &[ArticleFile],
     folder: &Path,
     started: Instant,
     options: RebuildOptions,
@@ -332,104 +605,176 @@ fn write_generation(
     let (schema, fields) = Fields::schema();
     let index = Index::create_in_dir(folder, schema).map_err(index_error)?;
     index.tokenizers().register(TOKENIZER, analyzer());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let total_bytes: u64 = files.iter().map(|f| f.stat.len).sum();
     // One indexing thread writes one segment. A small corpus indexes in milliseconds either
     // way, and one segment answers ~25% faster (each term is looked up and scored once), so
     // parallel indexing is kept for corpora where it pays.
-    let total_passages: usize = articles.iter().map(|a| a.passages.len()).sum();
-    let threads = if total_passages < 20_000 {
+    let threads = if total_bytes < ONE_SEGMENT_CORPUS_BYTES {
         1
     } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 8)
+        cores
     };
-    let mut writer: IndexWriter = index
-        .writer_with_num_threads(threads, 64_000_000 * threads)
+    let writer: IndexWriter = index
+        .writer_with_num_threads(threads, WRITER_HEAP_PER_THREAD * threads)
         .map_err(index_error)?;
+    let workers = cores.min(files.len()).max(1);
+    let limits = config.passage_limits();
 
-    let total: u64 = articles.iter().map(|a| a.passages.len() as u64).sum();
-    let mut done = 0u64;
-    let mut ordinal = 0u64;
-    let mut warnings = Vec::new();
-    for article in articles {
-        for warning in &article.warnings {
-            warnings.push(format!(
-                "{}.txt line {}: {}",
-                article.slug, warning.line, warning.message
-            ));
-        }
-        let aliases = article.aliases();
-        let title_text = std::iter::once(article.title.clone())
-            .chain(aliases.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(". ");
-        let record = ArticleRecord {
-            info: ArticleInfo::for_article(article),
-            aliases,
-            specialty: article.infobox_value("Specialty").map(str::to_string),
-            citations: article.references.clone(),
-        };
-        let record_bytes = serde_json::to_vec(&record).unwrap_or_default();
-        writer
-            .add_document(doc!(
-                fields.id => format!("{}#article", article.slug),
-                fields.article => article.slug.clone(),
-                fields.kind => "article",
-                fields.payload => record_bytes,
-                fields.ordinal => ordinal,
-            ))
-            .map_err(index_error)?;
-        ordinal += 1;
-        for passage in &article.passages {
-            writer
-                .add_document(passage_document(&fields, passage, &title_text, ordinal))
-                .map_err(index_error)?;
-            ordinal += 1;
-            done += 1;
-            if let Some(progress) = options.progress {
-                if done.is_multiple_of(10_000) || done == total {
-                    progress(done, total);
+    let queue = WorkQueue {
+        next: AtomicUsize::new(0),
+        added: Mutex::new(0),
+        moved: Condvar::new(),
+        stop: AtomicBool::new(false),
+    };
+    let (sender, receiver) =
+        std::sync::mpsc::sync_channel::<(usize, Result<PreparedArticle>)>(workers * 2);
+    let mut writer = writer;
+    let added = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (queue, fields) = (&queue, &fields);
+            scope.spawn(move || {
+                while let Some(number) = queue.take(files.len()) {
+                    let prepared = prepare_article(fields, &files[number], limits);
+                    if sender.send((number, prepared)).is_err() {
+                        break;
+                    }
                 }
-            }
+            });
         }
-    }
+        drop(sender);
+        let added = add_in_order(
+            &writer,
+            &fields,
+            files.len(),
+            total_bytes,
+            receiver,
+            &queue,
+            options,
+        );
+        if added.is_err() {
+            queue.stop();
+        }
+        added
+    });
+    let totals = match added {
+        Ok(totals) => totals,
+        Err(Some(error)) => {
+            // Stop tantivy's threads before the caller removes the folder.
+            let _ = writer.rollback();
+            return Err(error);
+        }
+        Err(None) => {
+            let cause = writer.commit().err().unwrap_or_else(|| {
+                tantivy::TantivyError::ErrorInThread("the indexing threads stopped".to_string())
+            });
+            return Err(index_error(cause));
+        }
+    };
     writer.commit().map_err(index_error)?;
     writer.wait_merging_threads().map_err(index_error)?;
 
+    let table_path = folder.join(FILE_TABLE);
+    write_synced(&table_path, &corpus::encode_digests(&totals.digests))?;
     let manifest = Manifest {
         format: INDEX_FORMAT,
         program_version: env!("CARGO_PKG_VERSION").to_string(),
         sources_hash: env!("CITEBOT_INDEX_SOURCES_HASH").to_string(),
-        corpus_fingerprint: fingerprint.to_string(),
+        corpus_fingerprint: corpus::combine(&totals.digests),
         max_passage_bytes: config.passages.max_passage_bytes,
-        articles: articles.len(),
-        passages: articles.iter().map(|a| a.body_passages().count()).sum(),
-        references: articles.iter().map(|a| a.references.len()).sum(),
-        warnings,
+        articles: totals.digests.len(),
+        passages: totals.body_passages,
+        references: totals.references,
+        warnings: totals.warnings,
         build_millis: started.elapsed().as_millis() as u64,
     };
-    let manifest_path = folder.join(MANIFEST);
     let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
-    let mut file = File::create(&manifest_path).map_err(|source| Error::IndexNotWritable {
-        path: manifest_path.clone(),
-        source,
-    })?;
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|source| Error::IndexNotWritable {
-            path: manifest_path,
-            source,
-        })?;
+    write_synced(&folder.join(MANIFEST), &bytes)?;
     Ok(manifest)
 }
 
-fn passage_document(
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = File::create(path).map_err(|source| Error::IndexNotWritable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|source| Error::IndexNotWritable {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Receives prepared articles in any order and adds them to the index in file order, giving
+/// every document its ordinal. The first failing article (in file order) stops the build.
+/// `Err(None)` means tantivy refused a document: its indexing threads stopped, and committing
+/// says why (a full disk, typically).
+fn add_in_order(
+    writer: &IndexWriter,
     fields: &Fields,
-    passage: &Passage,
-    title_text: &str,
-    ordinal: u64,
-) -> TantivyDocument {
+    count: usize,
+    total_bytes: u64,
+    receiver: std::sync::mpsc::Receiver<(usize, Result<PreparedArticle>)>,
+    queue: &WorkQueue,
+    options: RebuildOptions,
+) -> Result<Totals, Option<Error>> {
+    let mut totals = Totals {
+        digests: Vec::with_capacity(count),
+        ..Totals::default()
+    };
+    let mut waiting: BTreeMap<usize, Result<PreparedArticle>> = BTreeMap::new();
+    let mut next = 0usize;
+    let mut ordinal = 0u64;
+    let (mut passages_done, mut bytes_done, mut reported) = (0u64, 0u64, 0u64);
+    while next < count {
+        let prepared = match waiting.remove(&next) {
+            Some(prepared) => prepared,
+            None => match receiver.recv() {
+                Ok((number, prepared)) => {
+                    waiting.insert(number, prepared);
+                    continue;
+                }
+                // Every worker has gone: one panicked (the scope re-raises it).
+                Err(_) => break,
+            },
+        };
+        let prepared = prepared.map_err(Some)?;
+        let passages = prepared.documents.len() as u64 - 1;
+        // One document at a time: tantivy's queue holds at most 10,000 operations, and that
+        // bounds memory only if an operation is one document.
+        for mut document in prepared.documents {
+            document.add_u64(fields.ordinal, ordinal);
+            ordinal += 1;
+            writer.add_document(document).map_err(|_| None)?;
+        }
+        bytes_done += prepared.digest.len;
+        totals.digests.push(prepared.digest);
+        totals.warnings.extend(prepared.warnings);
+        totals.body_passages += prepared.body_passages;
+        totals.references += prepared.references;
+        next += 1;
+        queue.set_added(next);
+        passages_done += passages;
+        if let Some(progress) = options.progress {
+            if next == count {
+                progress(passages_done, passages_done);
+            } else if passages_done >= reported + 10_000 {
+                reported = passages_done;
+                let estimate =
+                    (passages_done as f64 * total_bytes as f64 / bytes_done.max(1) as f64) as u64;
+                progress(passages_done, estimate.max(passages_done));
+            }
+        }
+    }
+    Ok(totals)
+}
+
+fn passage_document(fields: &Fields, passage: &Passage, title_text: &str) -> TantivyDocument {
     let kind = match passage.kind {
         PassageKind::Body => "body",
         PassageKind::Note => "note",
@@ -442,8 +787,7 @@ fn passage_document(
         fields.text => searchable_text(passage),
         fields.section => passage.section_path.0.join(". "),
         fields.title => title_text.to_string(),
-        fields.payload => serde_json::to_vec(passage).unwrap_or_default(),
-        fields.ordinal => ordinal,
+        fields.payload => encode_passage(passage),
     )
 }
 
@@ -451,7 +795,7 @@ fn passage_document(
 /// bytes cannot be read back.
 pub fn stored_passage(fields: &Fields, document: &TantivyDocument) -> Option<Passage> {
     let bytes = document.get_first(fields.payload)?.as_bytes()?;
-    serde_json::from_slice(bytes).ok()
+    decode_passage(bytes)
 }
 
 /// The passage text with its reference markers blanked out: `[3]` and `527–530` are not words
@@ -461,6 +805,182 @@ pub fn searchable_text(passage: &Passage) -> String {
         return passage.text.clone();
     }
     crate::article::strip_markers(&passage.text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stored passage: a compact binary form (a JSON payload was a tenth of the build's CPU and
+// most of the doc store). Varint lengths and numbers, UTF-8 strings; the first byte is the
+// payload's version.
+
+const PASSAGE_PAYLOAD_VERSION: u8 = 1;
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    put_varint(out, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn encode_passage(passage: &Passage) -> Vec<u8> {
+    let mut out = Vec::with_capacity(passage.text.len() + 128);
+    out.push(PASSAGE_PAYLOAD_VERSION);
+    put_str(&mut out, &passage.id);
+    put_str(&mut out, &passage.article);
+    put_str(&mut out, &passage.article_title);
+    put_varint(&mut out, passage.section_path.0.len() as u64);
+    for heading in &passage.section_path.0 {
+        put_str(&mut out, heading);
+    }
+    match passage.kind {
+        PassageKind::Body => out.push(0),
+        PassageKind::Note => out.push(1),
+        PassageKind::Reference(number) => {
+            out.push(2);
+            put_varint(&mut out, u64::from(number.0));
+        }
+    }
+    put_str(&mut out, &passage.text);
+    put_varint(&mut out, passage.sentences.len() as u64);
+    for sentence in &passage.sentences {
+        put_varint(&mut out, sentence.start as u64);
+        put_varint(&mut out, sentence.end as u64);
+        put_varint(&mut out, sentence.markers.len() as u64);
+        for marker in &sentence.markers {
+            match &marker.target {
+                MarkerTarget::Reference(number) => {
+                    out.push(0);
+                    put_varint(&mut out, u64::from(number.0));
+                }
+                MarkerTarget::Note(label) => {
+                    out.push(1);
+                    put_str(&mut out, label);
+                }
+                MarkerTarget::CitationNeeded => out.push(2),
+            }
+            match &marker.locator {
+                Some(locator) => {
+                    out.push(1);
+                    put_str(&mut out, locator);
+                }
+                None => out.push(0),
+            }
+        }
+    }
+    out
+}
+
+struct PayloadReader<'a>(&'a [u8]);
+
+impl<'a> PayloadReader<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&first, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(first)
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.byte()?;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn count(&mut self) -> Option<usize> {
+        let count = usize::try_from(self.varint()?).ok()?;
+        // Every element takes at least a byte: a count beyond that is damage.
+        (count <= self.0.len()).then_some(count)
+    }
+
+    fn string(&mut self) -> Option<String> {
+        let len = self.count()?;
+        let (text, rest) = self.0.split_at_checked(len)?;
+        self.0 = rest;
+        std::str::from_utf8(text).ok().map(str::to_string)
+    }
+
+    fn ref_number(&mut self) -> Option<RefNumber> {
+        u32::try_from(self.varint()?).ok().map(RefNumber)
+    }
+}
+
+fn decode_passage(bytes: &[u8]) -> Option<Passage> {
+    let mut input = PayloadReader(bytes);
+    if input.byte()? != PASSAGE_PAYLOAD_VERSION {
+        return None;
+    }
+    let id = input.string()?;
+    let article = input.string()?;
+    let article_title = input.string()?;
+    let headings = input.count()?;
+    let section_path = SectionPath(
+        (0..headings)
+            .map(|_| input.string())
+            .collect::<Option<Vec<_>>>()?,
+    );
+    let kind = match input.byte()? {
+        0 => PassageKind::Body,
+        1 => PassageKind::Note,
+        2 => PassageKind::Reference(input.ref_number()?),
+        _ => return None,
+    };
+    let text = input.string()?;
+    let count = input.count()?;
+    let mut sentences = Vec::with_capacity(count);
+    for _ in 0..count {
+        let start = usize::try_from(input.varint()?).ok()?;
+        let end = usize::try_from(input.varint()?).ok()?;
+        if start > end
+            || end > text.len()
+            || !text.is_char_boundary(start)
+            || !text.is_char_boundary(end)
+        {
+            return None;
+        }
+        let markers = input.count()?;
+        let mut list = Vec::with_capacity(markers);
+        for _ in 0..markers {
+            let target = match input.byte()? {
+                0 => MarkerTarget::Reference(input.ref_number()?),
+                1 => MarkerTarget::Note(input.string()?),
+                2 => MarkerTarget::CitationNeeded,
+                _ => return None,
+            };
+            let locator = match input.byte()? {
+                0 => None,
+                1 => Some(input.string()?),
+                _ => return None,
+            };
+            list.push(Marker { target, locator });
+        }
+        sentences.push(Sentence {
+            start,
+            end,
+            markers: list,
+        });
+    }
+    if !input.0.is_empty() {
+        return None;
+    }
+    Some(Passage {
+        id,
+        article,
+        article_title,
+        section_path,
+        kind,
+        text,
+        sentences,
+    })
 }
 
 /// Removes `.tmp-*` folders left by a killed rebuild. Runs under the build lock.
@@ -502,14 +1022,19 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// An opened generation: the tantivy index, its reader and the article records.
+/// Article records kept decoded: the articles of recent answers. Larger corpora are read per
+/// article, never all at once.
+const RECORD_CACHE: usize = 256;
+
+/// An opened generation: the tantivy index, its reader, and article records read on demand.
 pub struct OpenIndex {
     pub generation: PathBuf,
     pub index: Index,
     pub reader: tantivy::IndexReader,
     pub fields: Fields,
-    pub articles: Vec<ArticleRecord>,
     pub manifest: Manifest,
+    article_count: usize,
+    records: Mutex<FxHashMap<String, Arc<ArticleRecord>>>,
 }
 
 /// Opens the live generation. Errors mean missing or corrupt; the caller decides to rebuild.
@@ -542,23 +1067,172 @@ pub fn open(index_dir: &Path) -> Result<OpenIndex, Staleness> {
         .reload_policy(tantivy::ReloadPolicy::Manual)
         .try_into()
         .map_err(corrupt)?;
-    let articles = load_article_records(&reader, &fields).map_err(Staleness::Corrupt)?;
     check_postings(&reader, &fields).map_err(Staleness::Corrupt)?;
-    if articles.len() != manifest.articles {
+    let searcher = reader.searcher();
+    let article_count = searcher
+        .doc_freq(&tantivy::Term::from_field_text(fields.kind, "article"))
+        .map_err(corrupt)? as usize;
+    if article_count != manifest.articles {
         return Err(Staleness::Corrupt(format!(
             "manifest lists {} articles, the index holds {}",
-            manifest.articles,
-            articles.len()
+            manifest.articles, article_count
         )));
     }
-    Ok(OpenIndex {
+    let open = OpenIndex {
         generation,
         index,
         reader,
         fields,
-        articles,
         manifest,
-    })
+        article_count,
+        records: Mutex::new(FxHashMap::default()),
+    };
+    // Read one record now: a damaged store fails here rather than on a user's command.
+    let first = open
+        .article_slugs()
+        .map_err(Staleness::Corrupt)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Staleness::Corrupt("no article record".to_string()))?;
+    open.fetch_record(&first)
+        .map_err(Staleness::Corrupt)?
+        .ok_or_else(|| Staleness::Corrupt(format!("article {first} has no record")))?;
+    Ok(open)
+}
+
+impl OpenIndex {
+    /// How many articles the index holds.
+    pub fn article_count(&self) -> usize {
+        self.article_count
+    }
+
+    /// Every article's slug, in reading order (the corpus's file order), from the term
+    /// dictionary: no record is read.
+    pub fn article_slugs(&self) -> Result<Vec<String>, String> {
+        let searcher = self.reader.searcher();
+        let mut slugs: Vec<String> = Vec::with_capacity(self.article_count);
+        for segment in searcher.segment_readers() {
+            let inverted = segment
+                .inverted_index(self.fields.article)
+                .map_err(|e| e.to_string())?;
+            let mut terms = inverted.terms().stream().map_err(|e| e.to_string())?;
+            while terms.advance() {
+                slugs.push(String::from_utf8_lossy(terms.key()).into_owned());
+            }
+        }
+        slugs.sort_unstable();
+        slugs.dedup();
+        Ok(slugs)
+    }
+
+    /// The record of the article with slug `slug`, if there is one.
+    pub fn article_record(&self, slug: &str) -> Option<Arc<ArticleRecord>> {
+        if let Some(record) = lock(&self.records).get(slug) {
+            return Some(Arc::clone(record));
+        }
+        match self.fetch_record(slug) {
+            Ok(Some(record)) => {
+                let record = Arc::new(record);
+                let mut cache = lock(&self.records);
+                if cache.len() >= RECORD_CACHE {
+                    cache.clear();
+                }
+                cache.insert(slug.to_string(), Arc::clone(&record));
+                Some(record)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(article = slug, %error, index = %self.generation.display(), "article record unreadable: run `citebot index`");
+                None
+            }
+        }
+    }
+
+    /// The article named `name`: by slug, or by title ignoring ASCII case. When several match,
+    /// the first in reading order.
+    pub fn find_article(&self, name: &str) -> Option<Arc<ArticleRecord>> {
+        use tantivy::collector::TopDocs;
+        use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+
+        let term_query = |field, text: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(
+                tantivy::Term::from_field_text(field, text),
+                IndexRecordOption::Basic,
+            ))
+        };
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Should,
+                term_query(self.fields.id, &format!("{name}#article")),
+            ),
+            (
+                Occur::Should,
+                term_query(self.fields.title_key, &name.to_ascii_lowercase()),
+            ),
+        ]);
+        let searcher = self.reader.searcher();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            searcher.search(
+                &query,
+                &TopDocs::with_limit(1).order_by_u64_field("ordinal", tantivy::Order::Asc),
+            )
+        }));
+        let (_, address) = *found.ok()?.ok()?.first()?;
+        let document: TantivyDocument = searcher.doc(address).ok()?;
+        let id = document.get_first(self.fields.id)?.as_str()?;
+        self.article_record(id.strip_suffix("#article")?)
+    }
+
+    /// Every article's record, in reading order: reads them all (slow for a large corpus).
+    pub fn article_records(&self) -> Vec<Arc<ArticleRecord>> {
+        let slugs = self.article_slugs().unwrap_or_default();
+        if slugs.len() <= RECORD_CACHE {
+            return slugs
+                .iter()
+                .filter_map(|slug| self.article_record(slug))
+                .collect();
+        }
+        // Past the cache's size, read without caching rather than churn it.
+        slugs
+            .iter()
+            .filter_map(|slug| self.fetch_record(slug).ok().flatten().map(Arc::new))
+            .collect()
+    }
+
+    /// Reads and decodes one article record. A damaged store can make tantivy panic: that is
+    /// an error here, not a crash.
+    fn fetch_record(&self, slug: &str) -> Result<Option<ArticleRecord>, String> {
+        use tantivy::collector::TopDocs;
+        use tantivy::query::TermQuery;
+
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            tantivy::Term::from_field_text(self.fields.id, &format!("{slug}#article")),
+            IndexRecordOption::Basic,
+        );
+        let fetched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let top = searcher
+                .search(&query, &TopDocs::with_limit(1))
+                .map_err(|e| e.to_string())?;
+            let Some(&(_, address)) = top.first() else {
+                return Ok(None);
+            };
+            let document: TantivyDocument = searcher.doc(address).map_err(|e| e.to_string())?;
+            let bytes = document
+                .get_first(self.fields.payload)
+                .and_then(|value| value.as_bytes())
+                .ok_or("article record without payload")?;
+            let record: ArticleRecord = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+            Ok(Some(record))
+        }));
+        fetched.unwrap_or_else(|_| Err(format!("reading the record of {slug} panicked")))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads the first term's postings of the text field in every segment: a truncated or damaged
@@ -580,38 +1254,6 @@ fn check_postings(reader: &tantivy::IndexReader, fields: &Fields) -> Result<(), 
         }
     }
     Ok(())
-}
-
-fn load_article_records(
-    reader: &tantivy::IndexReader,
-    fields: &Fields,
-) -> Result<Vec<ArticleRecord>, String> {
-    use tantivy::collector::TopDocs;
-    use tantivy::query::TermQuery;
-
-    let searcher = reader.searcher();
-    let query = TermQuery::new(
-        tantivy::Term::from_field_text(fields.kind, "article"),
-        IndexRecordOption::Basic,
-    );
-    let limit = (searcher.num_docs() as usize).max(1);
-    let top = searcher
-        .search(
-            &query,
-            &TopDocs::with_limit(limit).order_by_u64_field("ordinal", tantivy::Order::Asc),
-        )
-        .map_err(|e| e.to_string())?;
-    let mut records = Vec::with_capacity(top.len());
-    for (_, address) in top {
-        let document: TantivyDocument = searcher.doc(address).map_err(|e| e.to_string())?;
-        let bytes = document
-            .get_first(fields.payload)
-            .and_then(|value| value.as_bytes())
-            .ok_or("article record without payload")?;
-        let record: ArticleRecord = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-        records.push(record);
-    }
-    Ok(records)
 }
 
 /// A live generation's folder, as tantivy sees it. A live generation is never written again, so
@@ -683,5 +1325,113 @@ impl tantivy::Directory for LiveGeneration {
         watch_callback: tantivy::directory::WatchCallback,
     ) -> tantivy::Result<tantivy::directory::WatchHandle> {
         self.0.watch(watch_callback)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+        let mut stream = analyzer.token_stream(text);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    }
+
+    #[test]
+    fn the_cached_analyzer_gives_what_the_filter_chain_gives() {
+        let mut chain = TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(40))
+            .filter(LowerCaser)
+            .filter(AsciiFoldingFilter)
+            .filter(Stemmer::new(Language::English))
+            .build();
+        let mut cached = analyzer();
+        let text = "Nodules NODULES nodules nodule Kérob Æsthetic naïve ÉCOLE Straße İstanbul \
+                    calcinosis Calcinosis CUTIS 2004 x9 running Runner's diltiazem's \
+                    antimicrotubule Colchicine colchicine ﬁnal supercalifragilisticexpialidocious-words";
+        // Twice: the second pass is served by the cache.
+        for _ in 0..2 {
+            assert_eq!(tokens(&mut cached, text), tokens(&mut chain, text));
+        }
+        let mut clone = cached.clone();
+        assert_eq!(tokens(&mut clone, text), tokens(&mut chain, text));
+    }
+
+    fn sample_passage() -> Passage {
+        Passage {
+            id: "some-article#p03".to_string(),
+            article: "some-article".to_string(),
+            article_title: "Some article — é".to_string(),
+            section_path: SectionPath(vec!["Treatment".to_string(), "Drugs".to_string()]),
+            kind: PassageKind::Body,
+            text: "Colchicine helps.[3][a]: 45 It is cheap.[citation needed]".to_string(),
+            sentences: vec![
+                Sentence {
+                    start: 0,
+                    end: 25,
+                    markers: vec![
+                        Marker {
+                            target: MarkerTarget::Reference(RefNumber(3)),
+                            locator: None,
+                        },
+                        Marker {
+                            target: MarkerTarget::Note("a".to_string()),
+                            locator: Some("45".to_string()),
+                        },
+                    ],
+                },
+                Sentence {
+                    start: 26,
+                    end: 57,
+                    markers: vec![Marker {
+                        target: MarkerTarget::CitationNeeded,
+                        locator: None,
+                    }],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn stored_passages_read_back_as_written() {
+        let mut passage = sample_passage();
+        assert_eq!(
+            decode_passage(&encode_passage(&passage)),
+            Some(passage.clone())
+        );
+        passage.kind = PassageKind::Reference(RefNumber(300_000));
+        passage.section_path = SectionPath::default();
+        passage.sentences.clear();
+        assert_eq!(
+            decode_passage(&encode_passage(&passage)),
+            Some(passage.clone())
+        );
+        passage.kind = PassageKind::Note;
+        assert_eq!(decode_passage(&encode_passage(&passage)), Some(passage));
+    }
+
+    #[test]
+    fn damaged_payloads_are_refused_not_misread() {
+        let bytes = encode_passage(&sample_passage());
+        for cut in 0..bytes.len() {
+            assert_eq!(decode_passage(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode_passage(&longer), None);
+        for at in 0..bytes.len() {
+            let mut flipped = bytes.clone();
+            flipped[at] ^= 0xff;
+            // Any result but a panic; a decoded passage keeps its sentence ranges valid.
+            if let Some(passage) = decode_passage(&flipped) {
+                for sentence in &passage.sentences {
+                    let _ = &passage.text[sentence.start..sentence.end];
+                }
+            }
+        }
     }
 }

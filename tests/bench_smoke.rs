@@ -133,6 +133,11 @@ fn the_scale_run_reports_sane_figures_at_a_toy_size() {
     );
     assert!(p50 > 0.0 && p50 <= p99, "p50 {p50} µs, p99 {p99} µs");
     assert!(query["index_open_ms"].as_f64().unwrap() > 0.0);
+    assert!(build["segments"].as_u64().unwrap() >= 1);
+    assert!(query["check_files"].as_u64().unwrap() >= 1);
+    assert!(
+        query["check_rehashed_files"].as_u64().unwrap() <= query["check_files"].as_u64().unwrap()
+    );
 }
 
 #[test]
@@ -194,5 +199,103 @@ fn latency_and_questions_commands_run_on_the_seed_article() {
     assert!(all["ask"]["samples"].as_u64().unwrap() >= 100);
     assert!(
         all["ask"]["p50_us"].as_f64().unwrap() <= all["ask_and_render"]["p99_us"].as_f64().unwrap()
+    );
+}
+
+/// Every document of the live index as (id, ordinal, stored bytes), sorted by ordinal.
+fn index_contents(config: &Config) -> Vec<(String, u64, Vec<u8>)> {
+    use tantivy::schema::Value;
+    let open = index::open(&config.index_dir).expect("index opens");
+    let searcher = open.reader.searcher();
+    let mut documents = Vec::new();
+    for (ordinal, segment) in searcher.segment_readers().iter().enumerate() {
+        let ordinals = segment
+            .fast_fields()
+            .u64("ordinal")
+            .expect("ordinal column");
+        let store = segment.get_store_reader(0).expect("store");
+        for doc in 0..segment.max_doc() {
+            let document: tantivy::TantivyDocument = store.get(doc).expect("stored document");
+            let id = document
+                .get_first(open.fields.id)
+                .and_then(|v| v.as_str())
+                .expect("id")
+                .to_string();
+            let payload = document
+                .get_first(open.fields.payload)
+                .and_then(|v| v.as_bytes())
+                .expect("payload")
+                .to_vec();
+            let _ = ordinal;
+            documents.push((id, ordinals.first(doc).expect("an ordinal"), payload));
+        }
+    }
+    documents.sort_by_key(|(_, ordinal, _)| *ordinal);
+    documents
+}
+
+/// Articles are parsed by several threads and added as they come: the index must not depend
+/// on which thread finished first.
+#[test]
+fn rebuilding_twice_gives_the_same_documents_and_ordinals() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let corpus = folder.path().join("corpus");
+    let stats =
+        synth::write_corpus(&corpus, 400, &seed_words(), &SynthOptions::default()).expect("corpus");
+    let config = config_for(&corpus, &folder.path().join("index"));
+    index::rebuild(&config, RebuildOptions::default()).expect("first build");
+    let first = index_contents(&config);
+    index::rebuild(&config, RebuildOptions::default()).expect("second build");
+    let second = index_contents(&config);
+    assert_eq!(first.len(), stats.passages() + stats.articles);
+    assert!(first == second, "two builds of one corpus differ");
+    let ordinals: Vec<u64> = first.iter().map(|(_, ordinal, _)| *ordinal).collect();
+    assert_eq!(ordinals, (0..first.len() as u64).collect::<Vec<_>>());
+    // Reading order: each article's record, then its passages.
+    let mut slugs: Vec<&str> = first
+        .iter()
+        .filter_map(|(id, _, _)| id.strip_suffix("#article"))
+        .collect();
+    let listed = slugs.clone();
+    slugs.sort_unstable();
+    assert_eq!(listed, slugs, "articles in file-name order");
+}
+
+/// Article records are read per article on demand, not all at open.
+#[test]
+fn article_records_are_served_on_demand() {
+    let folder = tempfile::tempdir().expect("temporary folder");
+    let corpus = folder.path().join("corpus");
+    let stats =
+        synth::write_corpus(&corpus, 300, &seed_words(), &SynthOptions::default()).expect("corpus");
+    let config = config_for(&corpus, &folder.path().join("index"));
+    let engine = Engine::open(&config).expect("engine opens");
+    assert_eq!(engine.article_count(), stats.articles);
+    let articles = engine.articles();
+    assert_eq!(articles.len(), stats.articles);
+    for info in &articles {
+        assert_eq!(engine.article_info(&info.slug).as_ref(), Some(info));
+        let citations = engine.citations(Some(&info.slug)).expect("by slug");
+        assert_eq!(citations.len(), info.references);
+        let by_title = engine
+            .citations(Some(&info.title.to_ascii_uppercase()))
+            .expect("by title, any ASCII case");
+        assert_eq!(by_title, citations);
+        assert_eq!(engine.citations_of(&info.slug), citations);
+        let first = citations.first().expect("synthetic articles cite");
+        assert_eq!(
+            engine.citation_of(&info.slug, first.number).as_ref(),
+            Some(first)
+        );
+    }
+    assert!(engine.article_info("no-such-article").is_none());
+    let error = engine
+        .citations(Some("no-such-article"))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&articles[0].slug), "{error}");
+    assert!(
+        engine.citations(None).is_err(),
+        "several articles: ambiguous"
     );
 }

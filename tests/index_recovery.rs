@@ -137,3 +137,137 @@ fn an_unwritable_index_folder_is_a_clear_error() {
     );
     assert!(!stderr.contains("panicked"));
 }
+
+/// Sets every corpus file's modification time an hour back, so a rebuild records metadata
+/// that can vouch for the files (a file modified just before it was read never can). Setting
+/// the mtime moves the ctime to now, and that counts too: wait out the racy window.
+fn backdate_corpus(corpus: &std::path::Path) {
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in std::fs::read_dir(corpus).expect("corpus") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) == Some("txt") {
+            let file = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .expect("open");
+            file.set_modified(an_hour_ago).expect("set mtime");
+        }
+    }
+    let window = citebot::corpus::RACY_WINDOW_NS as u64;
+    std::thread::sleep(std::time::Duration::from_nanos(window + 200_000_000));
+}
+
+fn rehashed(config: &citebot::Config) -> usize {
+    citebot::index::check_reporting(config)
+        .unwrap_or_else(|s| panic!("index should be up to date: {s}"))
+        .rehashed
+}
+
+#[test]
+fn an_unchanged_corpus_is_not_read_again() {
+    let workspace = Workspace::copied();
+    backdate_corpus(&workspace.corpus);
+    let config = workspace.load_config();
+    citebot::index::rebuild(&config, Default::default()).expect("rebuild");
+    assert_eq!(rehashed(&config), 0, "metadata vouches for every file");
+
+    // Touched, content unchanged: re-read, still up to date.
+    let path = workspace.corpus.join("calcinosis-cutis.txt");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open")
+        .set_modified(std::time::SystemTime::now())
+        .expect("touch");
+    assert_eq!(rehashed(&config), 1, "the touched file is read again");
+}
+
+#[test]
+fn freshly_written_files_are_always_rehashed() {
+    // Written and indexed within the racy window: their metadata cannot vouch for them.
+    let workspace = Workspace::copied();
+    let config = workspace.load_config();
+    citebot::index::rebuild(&config, Default::default()).expect("rebuild");
+    let files = citebot::corpus::list_articles(&workspace.corpus)
+        .expect("list")
+        .len();
+    assert_eq!(rehashed(&config), files);
+}
+
+#[test]
+fn a_change_that_keeps_size_and_mtime_is_still_seen() {
+    let workspace = Workspace::copied();
+    backdate_corpus(&workspace.corpus);
+    let config = workspace.load_config();
+    citebot::index::rebuild(&config, Default::default()).expect("rebuild");
+    assert!(citebot::index::check(&config).is_ok());
+
+    let path = workspace.corpus.join("calcinosis-cutis.txt");
+    let before = std::fs::metadata(&path).expect("metadata");
+    let text = std::fs::read_to_string(&path).expect("article");
+    // Same length, same mtime (put back as `touch -d` or `rsync -t` would): the ctime moves.
+    let changed = text.replacen("Colchicine", "Colchicinf", 1);
+    assert_eq!(changed.len(), text.len());
+    std::fs::write(&path, changed).expect("write");
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .expect("open")
+        .set_modified(before.modified().expect("mtime"))
+        .expect("restore mtime");
+    assert_eq!(
+        citebot::index::check(&config),
+        Err(citebot::index::Staleness::Stale(
+            "the corpus or the passage settings changed"
+        ))
+    );
+}
+
+#[test]
+fn an_added_or_removed_article_makes_the_index_stale() {
+    let workspace = Workspace::copied();
+    backdate_corpus(&workspace.corpus);
+    let config = workspace.load_config();
+    citebot::index::rebuild(&config, Default::default()).expect("rebuild");
+    let original = workspace.corpus.join("calcinosis-cutis.txt");
+    let copy = workspace.corpus.join("zz-copy.txt");
+    std::fs::copy(&original, &copy).expect("copy");
+    backdate_corpus(&workspace.corpus);
+    assert!(
+        matches!(
+            citebot::index::check(&config),
+            Err(citebot::index::Staleness::Stale(_))
+        ),
+        "an added article"
+    );
+    citebot::index::rebuild(&config, Default::default()).expect("rebuild with two");
+    assert!(citebot::index::check(&config).is_ok());
+    std::fs::remove_file(&copy).expect("remove");
+    assert!(
+        matches!(
+            citebot::index::check(&config),
+            Err(citebot::index::Staleness::Stale(_))
+        ),
+        "a removed article"
+    );
+}
+
+#[test]
+fn a_damaged_file_table_means_reading_the_corpus_not_a_wrong_verdict() {
+    let workspace = Workspace::copied();
+    backdate_corpus(&workspace.corpus);
+    let config = workspace.load_config();
+    citebot::index::rebuild(&config, Default::default()).expect("rebuild");
+    let table = live_generation(&workspace).join("corpus-files.bin");
+    let mut bytes = std::fs::read(&table).expect("file table");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&table, bytes).expect("damage");
+    assert_eq!(
+        rehashed(&config),
+        1,
+        "every file is read, and the index is up to date"
+    );
+    std::fs::remove_file(&table).expect("remove");
+    assert_eq!(rehashed(&config), 1);
+}
