@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Short fuzzing smoke run of every target in fuzz/ (default 20 s each), for CI.
+# Short fuzzing smoke run of every target in fuzz/ (default 20 s each); .ci/run calls it.
 #
 #   scripts/fuzz-smoke.sh                 # every target, 20 s each
 #   FUZZ_SECONDS=600 scripts/fuzz-smoke.sh parse_article   # one target, longer
@@ -7,8 +7,13 @@
 # cargo-fuzz needs nightly-only compiler flags (-Z sanitizer, -C passes=sancov-module);
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. cargo-fuzz itself is installed from
 # crates.io when missing; when it cannot be installed (no network, no C++ compiler for
-# libFuzzer) the run is skipped with a message and exit status 0, so CI without those still
-# passes. A crash fails the run (exit 1) and leaves the input in fuzz/artifacts/<target>/.
+# libFuzzer) the run is skipped with a loud message and exit status 0, so CI without those
+# still passes (FUZZ_REQUIRED=1 turns such a skip into a failure, exit 3). A fuzz target that
+# does not build fails the run; so does a crash (exit 1), leaving the input in
+# fuzz/artifacts/<target>/.
+#
+# The fuzz crate builds citebot with default-features = false (no Discord stack), so a cold
+# build compiles only the core's dependencies with sanitizer coverage.
 #
 # Settings (environment): FUZZ_SECONDS (per target, default 20), FUZZ_KEEP_CORPUS=1 (keep the
 # working corpus in fuzz/corpus/<target> between runs), FUZZ_SANITIZER (none by
@@ -28,7 +33,15 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 skip() {
-    echo "fuzz-smoke: skipped: $*" >&2
+    {
+        echo "fuzz-smoke: ############################################################"
+        echo "fuzz-smoke: SKIPPED, NO FUZZING DONE: $*"
+        echo "fuzz-smoke: ############################################################"
+    } >&2
+    if [ "${FUZZ_REQUIRED:-0}" = 1 ]; then
+        echo "fuzz-smoke: FUZZ_REQUIRED=1, so a skip is a failure" >&2
+        exit 3
+    fi
     exit 0
 }
 
@@ -51,7 +64,8 @@ build() {
     cargo fuzz build --debug-assertions --sanitizer "$sanitizer" "$@"
 }
 
-echo "fuzz-smoke: building ${targets[*]} (sanitizer: $sanitizer)" >&2
+echo "fuzz-smoke: building ${targets[*]} (sanitizer: $sanitizer) in $CARGO_TARGET_DIR" >&2
+build_start=$SECONDS
 if [ $# -eq 0 ]; then
     build # every target in one cargo run
 else
@@ -59,6 +73,7 @@ else
         build "$target"
     done
 fi
+echo "fuzz-smoke: built in $((SECONDS - build_start)) s" >&2
 
 # The query target builds its index here (one per fuzzing process); removed at the end.
 CITEBOT_FUZZ_WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/citebot-fuzz-index-XXXXXX")"

@@ -12,6 +12,8 @@ pub mod citation;
 pub mod cli;
 pub mod config;
 pub mod corpus;
+// The Discord bot. Without the `discord` cargo feature (on by default) only its settings are
+// built, so `[discord]` in config.toml is read and validated by every build.
 pub mod discord;
 pub mod engine;
 pub mod error;

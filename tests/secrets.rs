@@ -1,13 +1,19 @@
 //! Secrets: the Discord token comes only from the environment, never appears in `--help`,
 //! errors or logs (even at trace level, even when the API echoes it back), and a token written
 //! into config.toml is refused with a pointer to the right place. Through the real binary.
+//!
+//! The tests that start the bot need the `discord` feature (on by default); without it, the
+//! config checks run through `search`, which reads the same config.toml.
 
 #[path = "support/citebot_env.rs"]
 mod citebot_env;
 
+#[cfg(feature = "discord")]
 use std::io::{BufRead, BufReader, Read, Write};
+#[cfg(feature = "discord")]
 use std::net::{TcpListener, TcpStream};
 use std::process::Output;
+#[cfg(feature = "discord")]
 use std::time::Duration;
 
 use citebot_env::{
@@ -41,6 +47,13 @@ fn assert_no_token(output: &Output, what: &str) {
     }
 }
 
+/// A command that reads config.toml and stops on a bad one: `bot` when it is built, else
+/// `search` (the config is checked before either does anything).
+#[cfg(feature = "discord")]
+const READS_CONFIG: &[&str] = &["bot"];
+#[cfg(not(feature = "discord"))]
+const READS_CONFIG: &[&str] = &["search", "x"];
+
 fn env_with_index() -> CitebotEnv {
     let env = CitebotEnv::with_seed_corpus();
     copy_tree(&shared_seed_env().index_dir(), &env.index_dir());
@@ -51,9 +64,10 @@ fn env_with_index() -> CitebotEnv {
 /// would print `[env: DISCORD_TOKEN=…]`).
 #[test]
 fn help_never_shows_the_token() {
-    let subcommands = [
-        "", "ask", "search", "refs", "index", "eval", "bot", "feedback", "help",
-    ];
+    let mut subcommands = vec!["", "ask", "search", "refs", "index", "eval", "help"];
+    if cfg!(feature = "discord") {
+        subcommands.extend(["bot", "feedback"]);
+    }
     for subcommand in subcommands {
         let mut command = citebot_command();
         command.env("DISCORD_TOKEN", TOKEN).env("MY_TOKEN", TOKEN);
@@ -98,6 +112,7 @@ fn other_commands_never_print_the_token() {
 /// No token in the environment: one line saying which variable to set and where to get a
 /// token.
 #[test]
+#[cfg(feature = "discord")]
 fn bot_without_a_token_says_which_variable_to_set() {
     let env = env_with_index();
     let output = run(env.command().arg("bot"));
@@ -118,6 +133,7 @@ fn bot_without_a_token_says_which_variable_to_set() {
 
 /// A stand-in for the Discord API on loopback that answers every request with `status` and a
 /// body built from the request (so it can echo the Authorization header back).
+#[cfg(feature = "discord")]
 fn fake_api(status: &'static str, body: fn(&str) -> String) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
     let address = listener
@@ -132,6 +148,7 @@ fn fake_api(status: &'static str, body: fn(&str) -> String) -> String {
     format!("http://{address}")
 }
 
+#[cfg(feature = "discord")]
 fn answer_once(
     mut stream: TcpStream,
     status: &str,
@@ -162,6 +179,7 @@ fn answer_once(
     stream.flush()
 }
 
+#[cfg(feature = "discord")]
 fn authorization(head: &str) -> String {
     head.lines()
         .find(|line| line.to_ascii_lowercase().starts_with("authorization:"))
@@ -169,6 +187,7 @@ fn authorization(head: &str) -> String {
         .unwrap_or_default()
 }
 
+#[cfg(feature = "discord")]
 fn run_bot_against(env: &CitebotEnv, api_base: &str) -> Output {
     run(env
         .command()
@@ -182,6 +201,7 @@ fn run_bot_against(env: &CitebotEnv, api_base: &str) -> Output {
 /// Discord refuses the token: one line saying so and where to get a new one, and not the
 /// token, even with trace logging of every HTTP layer.
 #[test]
+#[cfg(feature = "discord")]
 fn rejected_token_is_reported_without_the_token() {
     let env = env_with_index();
     let api = fake_api("401 Unauthorized", |_| {
@@ -195,6 +215,7 @@ fn rejected_token_is_reported_without_the_token() {
 /// An API (or a misconfigured proxy in `api_base`) that echoes the Authorization header back
 /// in its error: citebot must not pass it on into its own error or logs.
 #[test]
+#[cfg(feature = "discord")]
 fn echoed_token_is_not_repeated_in_errors_or_logs() {
     let env = env_with_index();
     for status in [
@@ -221,6 +242,7 @@ fn echoed_token_is_not_repeated_in_errors_or_logs() {
 
 /// An API base nobody listens on: "cannot reach", which base, what to check; no token.
 #[test]
+#[cfg(feature = "discord")]
 fn unreachable_api_is_reported_without_the_token() {
     let env = env_with_index();
     let closed = TcpListener::bind("127.0.0.1:0")
@@ -244,7 +266,11 @@ fn token_in_config_is_refused_without_repeating_it() {
         format!("token = \"{TOKEN}\"\n"),
     ] {
         env.write_config(&extra);
-        for args in [vec!["bot"], vec!["search", "x"]] {
+        let mut commands = vec![vec!["search", "x"]];
+        if cfg!(feature = "discord") {
+            commands.insert(0, vec!["bot"]);
+        }
+        for args in commands {
             let output = run(env.command().args(&args));
             assert_clear_error(&output, &format!("{extra:?} {args:?}"), &["config.toml"]);
             assert_no_token(&output, &format!("token in config.toml ({extra:?})"));
@@ -261,7 +287,7 @@ fn token_in_config_points_to_the_environment() {
         format!("discord_token = \"{TOKEN}\"\n"),
     ] {
         env.write_config(&extra);
-        let output = run(env.command().arg("bot"));
+        let output = run(env.command().args(READS_CONFIG));
         assert_clear_error(&output, &extra, &["DISCORD_TOKEN", "environment"]);
     }
 }
@@ -272,7 +298,7 @@ fn token_in_config_points_to_the_environment() {
 fn token_pasted_into_token_env_is_not_echoed() {
     let env = env_with_index();
     env.write_config(&format!("[discord]\ntoken_env = \"{TOKEN}\"\n"));
-    let output = run(env.command().arg("bot"));
+    let output = run(env.command().args(READS_CONFIG));
     assert_clear_error(&output, "token in token_env", &["token_env"]);
     assert_no_token(&output, "token in token_env");
 }
@@ -280,6 +306,7 @@ fn token_pasted_into_token_env_is_not_echoed() {
 /// The token may also come from a file named in the config (a Docker/systemd secret), and
 /// then never from the config itself.
 #[test]
+#[cfg(feature = "discord")]
 fn token_from_a_file_named_in_config() {
     let env = env_with_index();
     let token_file = env.root().join("discord_token");

@@ -68,15 +68,18 @@ pub enum Command {
     /// Run the Discord bot until Ctrl-C or SIGTERM; the token comes from the environment
     /// variable named in [discord] token_env (DISCORD_TOKEN by default).
     #[command(after_help = "Example:\n  DISCORD_TOKEN=… citebot bot\n\nSetup: docs/discord.md.")]
+    #[cfg(feature = "discord")]
     Bot,
     /// Summarise the 👍/👎 feedback from Discord; --export writes the down-voted questions as
     /// eval-set lines to turn into tests.
     #[command(
         after_help = "Examples:\n  citebot feedback\n  citebot feedback --export downvoted.jsonl"
     )]
+    #[cfg(feature = "discord")]
     Feedback(FeedbackArgs),
 }
 
+#[cfg(feature = "discord")]
 #[derive(Debug, Args)]
 pub struct FeedbackArgs {
     /// Write the down-voted questions as eval-set JSON lines to FILE (`-`: standard output).
@@ -208,6 +211,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             eval::run(&engine, &args, out)?;
             Ok(Outcome::Done)
         }
+        #[cfg(feature = "discord")]
         Command::Bot => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -215,6 +219,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             runtime.block_on(crate::discord::run(config))?;
             Ok(Outcome::Done)
         }
+        #[cfg(feature = "discord")]
         Command::Feedback(args) => {
             let db = args
                 .db
@@ -289,7 +294,7 @@ fn search_lines(
 
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     // Bounded queues: memory stays flat however long the input is.
-    let (line_tx, line_rx) = sync_channel::<std::io::Result<(usize, Vec<u8>)>>(workers * 64);
+    let (line_tx, line_rx) = sync_channel::<ReadLine>(workers * 64);
     let (answer_tx, answer_rx) = sync_channel::<(usize, Vec<u8>)>(workers * 64);
     // Not scoped: a reader blocked on an idle terminal must not keep citebot alive once the
     // output has gone (`search - | head -1`); it ends with the process.
@@ -319,7 +324,7 @@ fn search_lines(
     return Ok(());
 
     /// Reads numbered lines until the end of the input or a read error (sent on, in order).
-    fn read_lines(line_tx: &std::sync::mpsc::SyncSender<std::io::Result<(usize, Vec<u8>)>>) {
+    fn read_lines(line_tx: &std::sync::mpsc::SyncSender<ReadLine>) {
         let mut input = std::io::stdin().lock();
         for number in 1.. {
             let mut line = Vec::new();
@@ -347,7 +352,7 @@ fn search_lines(
         engine: &Engine,
         top: usize,
         as_json: bool,
-        line_rx: &Mutex<std::sync::mpsc::Receiver<std::io::Result<(usize, Vec<u8>)>>>,
+        line_rx: &Mutex<std::sync::mpsc::Receiver<ReadLine>>,
         answer_tx: &std::sync::mpsc::SyncSender<(usize, Vec<u8>)>,
         stop: &AtomicBool,
     ) {
@@ -359,7 +364,9 @@ fn search_lines(
                 receiver.recv_timeout(std::time::Duration::from_millis(50))
             };
             let (number, rendered) = match next {
-                Ok(Ok((number, line))) => (number, render_line(engine, top, as_json, number, &line)),
+                Ok(Ok((number, line))) => {
+                    (number, render_line(engine, top, as_json, number, &line))
+                }
                 Ok(Err(error)) => (0, error.to_string().into_bytes()),
                 Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Relaxed) => continue,
                 Err(_) => return,
@@ -413,6 +420,9 @@ fn search_lines(
     }
 }
 
+/// A numbered line of `search -` input (numbered from 1), or the error that ended reading.
+type ReadLine = std::io::Result<(usize, Vec<u8>)>;
+
 /// One line of `search -` answered and rendered (JSON or text), ending with a newline.
 fn render_line(engine: &Engine, top: usize, as_json: bool, number: usize, line: &[u8]) -> Vec<u8> {
     let mut rendered = Vec::new();
@@ -435,9 +445,12 @@ fn render_line(engine: &Engine, top: usize, as_json: bool, number: usize, line: 
                 error.valid_up_to()
             );
             if as_json {
-                serde_json::to_writer(&mut rendered, &json::SearchResponse::error(&query, &message))
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| writeln!(rendered))
+                serde_json::to_writer(
+                    &mut rendered,
+                    &json::SearchResponse::error(&query, &message),
+                )
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(rendered))
             } else {
                 writeln!(rendered, "error: {message}")
             }

@@ -2,8 +2,12 @@
 //! commands. A thin adapter over the engine: every answer is an [`crate::answer::Answer`],
 //! formatted by [`render`] and sent by [`reply`].
 //!
+//! Everything here but [`settings`] and [`api_base`] is built only with the `discord` cargo
+//! feature (on by default); those two are always built, so every build reads and validates the
+//! same `config.toml`.
+//!
 //! Code map:
-//! - [`settings`]: the `[discord]` section of `config.toml`;
+//! - [`settings`]: the `[discord]` section of `config.toml`; [`api_base`]: its API origin;
 //! - [`http`]: where REST calls go, and the relay that handles 429s for a non-Discord API base;
 //! - [`render`]: answers, references and notices as embeds and buttons, pure and tested;
 //! - [`safety`]: emergency phrases, markdown escaping, mention neutralising, cooldowns;
@@ -16,30 +20,53 @@
 //! intent, and those are the only messages the bot reads; slash commands and buttons arrive as
 //! interactions, which need no intent at all.
 
-pub mod commands;
-pub mod events;
-pub mod feedback;
-pub mod http;
-pub mod render;
-pub mod reply;
-pub mod safety;
+// Always compiled: `[discord]` in config.toml is parsed and validated by every build, with or
+// without the `discord` cargo feature (a config file is shared between builds).
+pub mod api_base;
 pub mod settings;
-pub mod state;
-
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-
-use poise::FrameworkError;
-use serenity::all::{FullEvent, GatewayIntents, GuildId, Interaction};
-use tracing::{error, info, warn};
 
 pub use settings::DiscordSettings;
+
+// The bot itself: only with the `discord` feature (on by default; see Cargo.toml).
+#[cfg(feature = "discord")]
+pub mod commands;
+#[cfg(feature = "discord")]
+pub mod events;
+#[cfg(feature = "discord")]
+pub mod feedback;
+#[cfg(feature = "discord")]
+pub mod http;
+#[cfg(feature = "discord")]
+pub mod render;
+#[cfg(feature = "discord")]
+pub mod reply;
+#[cfg(feature = "discord")]
+pub mod safety;
+#[cfg(feature = "discord")]
+pub mod state;
+
+#[cfg(feature = "discord")]
+use std::future::Future;
+#[cfg(feature = "discord")]
+use std::sync::{Arc, Mutex};
+
+#[cfg(feature = "discord")]
+use poise::FrameworkError;
+#[cfg(feature = "discord")]
+use serenity::all::{FullEvent, GatewayIntents, GuildId, Interaction};
+#[cfg(feature = "discord")]
+use tracing::{error, info, warn};
+
+#[cfg(feature = "discord")]
 use state::{BotState, Data};
 
+#[cfg(feature = "discord")]
 use crate::config::Config;
+#[cfg(feature = "discord")]
 use crate::engine::Engine;
 
 /// Why the bot stopped or could not start. Messages say what to do.
+#[cfg(feature = "discord")]
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
     #[error("the environment variable {var} holding the Discord bot token is not set: export {var}=<token> (Developer Portal → your application → Bot → Reset Token), or name another variable in discord.token_env")]
@@ -67,12 +94,14 @@ pub enum BotError {
 }
 
 /// The gateway intents the bot asks for (see the module docs for why).
+#[cfg(feature = "discord")]
 pub fn intents() -> GatewayIntents {
     GatewayIntents::GUILD_MESSAGES | GatewayIntents::DIRECT_MESSAGES
 }
 
 /// `citebot bot`: opens the engine, reads the token from the environment, and runs until
 /// Ctrl-C or SIGTERM.
+#[cfg(feature = "discord")]
 pub async fn run(config: Config) -> Result<(), BotError> {
     let settings = config.discord.clone();
     settings.validate().map_err(BotError::Config)?;
@@ -102,6 +131,7 @@ pub async fn run(config: Config) -> Result<(), BotError> {
 }
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix (what `systemctl stop` and `docker stop` send).
+#[cfg(feature = "discord")]
 async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
@@ -131,6 +161,7 @@ async fn shutdown_signal() {
 
 /// Runs the bot with an opened engine until `shutdown` resolves (tests pass a channel here).
 /// The token is never logged.
+#[cfg(feature = "discord")]
 pub async fn run_with(
     engine: Arc<Engine>,
     settings: DiscordSettings,
@@ -234,10 +265,12 @@ pub async fn run_with(
 }
 
 /// How long shutdown waits for answers already being written.
+#[cfg(feature = "discord")]
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Calls `reload_if_changed` every `reload_interval_seconds`, so `citebot index` run while the
 /// bot is up takes effect without a restart.
+#[cfg(feature = "discord")]
 async fn reload_periodically(state: Data) {
     let mut ticker = tokio::time::interval(state.settings.reload_interval());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -251,6 +284,7 @@ async fn reload_periodically(state: Data) {
     }
 }
 
+#[cfg(feature = "discord")]
 fn build_framework(
     state: Data,
     guild_id: Option<u64>,
@@ -307,6 +341,7 @@ fn build_framework(
         .build()
 }
 
+#[cfg(feature = "discord")]
 async fn handle_event(
     ctx: &serenity::all::Context,
     event: &FullEvent,
@@ -329,6 +364,7 @@ async fn handle_event(
     }
 }
 
+#[cfg(feature = "discord")]
 fn on_error(error: FrameworkError<'_, Data, BotError>) -> poise::BoxFuture<'_, ()> {
     Box::pin(async move {
         match error {

@@ -166,7 +166,7 @@ impl DiscordSettings {
                 self.defer_after_ms
             ));
         }
-        crate::discord::http::ApiBase::parse(&self.api_base)
+        super::api_base::ApiBase::parse(&self.api_base)
             .map(|_| ())
             .map_err(|error| format!("discord.api_base: {error}"))
     }
