@@ -173,7 +173,9 @@ fn search_from_stdin_answers_each_line_before_the_input_ends() {
         writeln!(stdin, "{question}").expect("write");
         stdin.flush().expect("flush");
         let mut line = String::new();
-        stdout.read_line(&mut line).expect("an answer while the input is still open");
+        stdout
+            .read_line(&mut line)
+            .expect("an answer while the input is still open");
         let value: Value = serde_json::from_str(&line).expect("JSON");
         assert_eq!(value["query"], question);
     }
