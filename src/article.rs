@@ -793,6 +793,21 @@ fn ends_with_abbreviation(text_before_period: &str) -> bool {
     ABBREVIATIONS.contains(&word.to_lowercase().as_str())
 }
 
+/// The text with each reference marker (and its page locator) replaced by as many spaces as
+/// it has bytes: every other word keeps its byte offset, so words can still be matched to the
+/// sentences they belong to.
+pub fn blank_markers(text: &str) -> String {
+    let mut blanked = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for found in find_markers(text) {
+        blanked.push_str(&text[cursor..found.start]);
+        blanked.extend(std::iter::repeat_n(' ', found.end - found.start));
+        cursor = found.end;
+    }
+    blanked.push_str(&text[cursor..]);
+    blanked
+}
+
 /// The text with its reference markers (and their page locators) replaced by spaces.
 pub fn strip_markers(text: &str) -> String {
     let mut stripped = String::with_capacity(text.len());

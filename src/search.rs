@@ -316,23 +316,44 @@ fn stem_set(texts: &[&str]) -> StemSet {
 }
 
 fn analyse_passage(passage: Passage) -> AnalysedPassage {
-    let stems = stem_set(&[&crate::index::searchable_text(&passage)]);
+    // One pass over the text: each word goes to the text's set and to its sentence's set.
+    // References keep their text as is (as the index does: see `index::searchable_text`).
+    let text = match passage.kind {
+        PassageKind::Body | PassageKind::Note => crate::article::blank_markers(&passage.text),
+        PassageKind::Reference(_) => passage.text.clone(),
+    };
+    let mut text_ids = Vec::new();
+    let mut sentence_ids: Vec<Vec<StemId>> = vec![Vec::new(); passage.sentences.len()];
+    let mut sentence = 0;
+    query::with_analyzer(|analyzer| {
+        let mut stream = analyzer.token_stream(&text);
+        while stream.advance() {
+            let token = stream.token();
+            let id = StemId::of(&token.text);
+            text_ids.push(id);
+            while passage
+                .sentences
+                .get(sentence)
+                .is_some_and(|s| token.offset_from >= s.end)
+            {
+                sentence += 1;
+            }
+            if let Some(ids) = sentence_ids.get_mut(sentence) {
+                if token.offset_from >= passage.sentences[sentence].start {
+                    ids.push(id);
+                }
+            }
+        }
+    });
     let headings = passage.section_path.0.join(" ");
-    let heading_stems = stem_set(&[&headings, &passage.article_title]);
-    let title_stems = stem_set(&[&passage.article_title]);
-    let sentence_stems = (0..passage.sentences.len())
-        .map(|index| stem_set(&[&crate::article::strip_markers(passage.sentence_text(index))]))
-        .collect();
-    let is_lost_list_intro = crate::article::strip_markers(&passage.text)
-        .trim_end()
-        .ends_with(':');
+    let is_lost_list_intro = text.trim_end().ends_with(':');
     AnalysedPassage {
-        passage: Arc::new(passage),
-        stems,
-        heading_stems,
-        sentence_stems,
+        stems: text_ids.into_iter().collect(),
+        heading_stems: stem_set(&[&headings, &passage.article_title]),
+        title_stems: stem_set(&[&passage.article_title]),
+        sentence_stems: sentence_ids.into_iter().map(StemSet::from_iter).collect(),
         is_lost_list_intro,
-        title_stems,
+        passage: Arc::new(passage),
     }
 }
 
