@@ -5,9 +5,9 @@
 //! A question is never query syntax: it is cut into words by the same analyzer as the index,
 //! so `C++?`, `"unbalanced`, `field:value` or `AND OR NOT` are just words (or nothing).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 use serde::Deserialize;
@@ -68,15 +68,36 @@ pub struct AnalysedQuestion {
 pub struct Vocabulary {
     /// Keyed by the first stem of the phrase a rule matches.
     rules: HashMap<String, Vec<SynonymRule>>,
-    /// Stem sequences of treatments, products, doses and practical matters: named in a
-    /// question but absent from the corpus, they mean the article does not cover the question.
-    specific_terms: Vec<Vec<String>>,
+    /// Treatments, products, doses and practical matters, as written in the table: named in
+    /// a question but absent from the corpus, they mean the article does not cover the
+    /// question.
+    specific_terms: Vec<String>,
+    /// The one-word specific terms as stems, made on first use.
+    specific_stems: OnceLock<HashSet<String>>,
 }
 
+/// One synonym rule. Only the phrase is stemmed when the table is read: most rules never fire
+/// in a one-off `citebot ask`, and stemming every expansion was most of reading the table.
 #[derive(Debug, Clone)]
 struct SynonymRule {
     phrase: Vec<String>,
-    expansions: Vec<Stems>,
+    /// The expansions as written in the table.
+    expansion_texts: Vec<String>,
+    /// The expansions as stems, made the first time the rule fires.
+    expansions: OnceLock<Vec<Stems>>,
+}
+
+impl SynonymRule {
+    fn expansions(&self, analyzer: &mut TextAnalyzer) -> &[Stems] {
+        self.expansions.get_or_init(|| {
+            self.expansion_texts
+                .iter()
+                .map(|expansion| stems(analyzer, expansion))
+                .filter(|expansion| !expansion.is_empty())
+                .map(Stems::from)
+                .collect()
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -119,30 +140,24 @@ impl Vocabulary {
     /// and `[specific_terms] terms = [...]`.
     pub fn parse(text: &str) -> std::result::Result<Vocabulary, String> {
         let file: VocabularyFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
-        let mut analyzer = crate::index::analyzer();
-        let mut synonyms = Vocabulary::default();
-        for term in &file.specific_terms.terms {
-            let term_stems = stems(&mut analyzer, term);
-            if !term_stems.is_empty() && !synonyms.specific_terms.contains(&term_stems) {
-                synonyms.specific_terms.push(term_stems);
+        let mut synonyms = Vocabulary {
+            specific_terms: file.specific_terms.terms,
+            ..Vocabulary::default()
+        };
+        with_analyzer(|analyzer| {
+            for (phrase, expansions) in file.synonyms {
+                let phrase_stems = stems(analyzer, &phrase);
+                let Some(first) = phrase_stems.first().cloned() else {
+                    return Err(format!("synonym key {phrase:?} has no word"));
+                };
+                synonyms.rules.entry(first).or_default().push(SynonymRule {
+                    phrase: phrase_stems,
+                    expansion_texts: expansions,
+                    expansions: OnceLock::new(),
+                });
             }
-        }
-        for (phrase, expansions) in file.synonyms {
-            let phrase_stems = stems(&mut analyzer, &phrase);
-            let Some(first) = phrase_stems.first().cloned() else {
-                return Err(format!("synonym key {phrase:?} has no word"));
-            };
-            let expansions = expansions
-                .iter()
-                .map(|expansion| stems(&mut analyzer, expansion))
-                .filter(|expansion| !expansion.is_empty())
-                .map(Stems::from)
-                .collect();
-            synonyms.rules.entry(first).or_default().push(SynonymRule {
-                phrase: phrase_stems,
-                expansions,
-            });
-        }
+            Ok(())
+        })?;
         for rules in synonyms.rules.values_mut() {
             // Longest phrase first: "kidney failure" wins over "kidney".
             rules.sort_by(|a, b| {
@@ -157,9 +172,18 @@ impl Vocabulary {
 
     /// Whether `stem` is (the first word of) a specific term.
     pub fn is_specific_term(&self, stem: &str) -> bool {
-        self.specific_terms
-            .iter()
-            .any(|term| term.len() == 1 && term[0] == stem)
+        self.specific_stems
+            .get_or_init(|| {
+                with_analyzer(|analyzer| {
+                    self.specific_terms
+                        .iter()
+                        .map(|term| stems(analyzer, term))
+                        .filter(|term| term.len() == 1)
+                        .flatten()
+                        .collect()
+                })
+            })
+            .contains(stem)
     }
 
     pub fn len(&self) -> usize {
@@ -355,7 +379,7 @@ fn analyse_cleaned(
                     targets.push(start);
                 }
                 for target in targets {
-                    covered_by_phrase[target].extend(rule.expansions.iter().cloned());
+                    covered_by_phrase[target].extend(rule.expansions(analyzer).iter().cloned());
                 }
                 break;
             }
