@@ -232,7 +232,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
 
 /// Opens the engine, telling the user on stderr when the index had to be (re)built first.
 pub fn open_engine(config: &Config) -> anyhow::Result<Engine> {
-    let (engine, preparation) = Engine::open_reporting(config)?;
+    // A command that finds the index missing or stale rebuilds it first: on a large corpus
+    // that takes a while, so a terminal gets the same progress bar as `citebot index`.
+    let (engine, preparation) = Engine::open_with(config, rebuild_options())?;
     if let Preparation::Rebuilt { reason, report } = preparation {
         eprintln!(
             "citebot: {reason}; built it in {} ms ({} passages, {} references)",
@@ -247,16 +249,16 @@ pub fn open_engine(config: &Config) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-fn run_index(config: &Config, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+/// Rebuild options for a terminal: a progress bar when standard error is one.
+fn rebuild_options() -> RebuildOptions {
     let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let options = RebuildOptions {
-        progress: if show_progress {
-            Some(render::progress)
-        } else {
-            None
-        },
-    };
-    let report = index::rebuild(config, options)?;
+    RebuildOptions {
+        progress: show_progress.then_some(render::progress as fn(u64, u64)),
+    }
+}
+
+fn run_index(config: &Config, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let report = index::rebuild(config, rebuild_options())?;
     render::finish_progress();
     let manifest = &report.manifest;
     writeln!(
