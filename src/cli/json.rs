@@ -8,31 +8,31 @@ use crate::citation::{Citation, Link};
 
 /// One line of `search --json` output.
 #[derive(Debug, Serialize)]
-pub struct SearchResponse {
-    pub query: String,
+pub struct SearchResponse<'a> {
+    pub query: &'a str,
     pub answered: bool,
     pub took_us: u64,
-    pub passages: Vec<PassageJson>,
+    pub passages: Vec<PassageJson<'a>>,
     /// Why there is no answer (`no_searchable_words`, `no_match`, `weak_evidence`); absent
     /// when answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// A problem with this input line (e.g. invalid UTF-8); absent normally.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<&'a str>,
 }
 
 /// A ranked passage.
 #[derive(Debug, Serialize)]
-pub struct PassageJson {
-    pub id: String,
+pub struct PassageJson<'a> {
+    pub id: &'a str,
     /// The article's slug.
-    pub article: String,
+    pub article: &'a str,
     /// The nearest heading ("Lead" for the lead, "References" for a reference entry).
-    pub section: String,
-    pub section_path: Vec<String>,
+    pub section: &'a str,
+    pub section_path: &'a [String],
     /// The passage text exactly as in the article, markers included.
-    pub text: String,
+    pub text: &'a str,
     /// Reference numbers cited anywhere in the passage (a reference entry: its own number).
     pub refs: Vec<u32>,
     pub score: f32,
@@ -41,13 +41,13 @@ pub struct PassageJson {
     /// "body", "reference" or "note".
     pub kind: &'static str,
     /// The sentence that answers best, exactly as in the text.
-    pub best_sentence: Option<String>,
+    pub best_sentence: Option<&'a str>,
     /// Reference numbers of the best sentence(s).
     pub best_refs: Vec<u32>,
 }
 
-impl SearchResponse {
-    pub fn from_answer(answer: &Answer) -> SearchResponse {
+impl<'a> SearchResponse<'a> {
+    pub fn from_answer(answer: &'a Answer) -> SearchResponse<'a> {
         let reason = match &answer.verdict {
             Verdict::Answered => None,
             Verdict::Abstained(reason) => serde_json::to_value(reason)
@@ -55,18 +55,18 @@ impl SearchResponse {
                 .and_then(|value| value.as_str().map(str::to_string)),
         };
         SearchResponse {
-            query: answer.question.clone(),
+            query: &answer.question,
             answered: answer.answered(),
             took_us: answer.took.as_micros() as u64,
             passages: answer
                 .hits
                 .iter()
                 .map(|hit| PassageJson {
-                    id: hit.passage.id.clone(),
-                    article: hit.passage.article.clone(),
-                    section: hit.passage.section_path.nearest().to_string(),
-                    section_path: hit.passage.section_path.0.clone(),
-                    text: hit.passage.text.clone(),
+                    id: &hit.passage.id,
+                    article: &hit.passage.article,
+                    section: hit.passage.section_path.nearest(),
+                    section_path: &hit.passage.section_path.0,
+                    text: &hit.passage.text,
                     refs: hit.passage.refs().iter().map(|n| n.0).collect(),
                     score: hit.score,
                     coverage: hit.coverage,
@@ -75,7 +75,7 @@ impl SearchResponse {
                         crate::passage::PassageKind::Reference(_) => "reference",
                         crate::passage::PassageKind::Note => "note",
                     },
-                    best_sentence: hit.best_sentence().map(str::to_string),
+                    best_sentence: hit.best_sentence(),
                     best_refs: hit.best_refs().iter().map(|n| n.0).collect(),
                 })
                 .collect(),
@@ -85,14 +85,14 @@ impl SearchResponse {
     }
 
     /// The line for an input that could not be read as a query.
-    pub fn error(query: &str, message: &str) -> SearchResponse {
+    pub fn error(query: &'a str, message: &'a str) -> SearchResponse<'a> {
         SearchResponse {
-            query: query.to_string(),
+            query,
             answered: false,
             took_us: 0,
             passages: Vec::new(),
             reason: None,
-            error: Some(message.to_string()),
+            error: Some(message),
         }
     }
 }
