@@ -9,7 +9,7 @@
 //!    by its rarity), which is also the evidence the abstention decision rests on.
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Instant;
 
 use tantivy::collector::TopDocs;
@@ -29,14 +29,14 @@ use crate::query::{self, AnalysedQuestion, Concept, Origin, Variant, Vocabulary}
 /// frequencies, and spelling corrections. All of them are fixed for a generation.
 #[derive(Default)]
 pub struct SearchCache {
-    entries: Mutex<HashMap<DocAddress, Arc<AnalysedPassage>>>,
-    corrections: Mutex<HashMap<String, Option<String>>>,
-    frequencies: Mutex<HashMap<String, [u64; 3]>>,
+    entries: RwLock<HashMap<DocAddress, Arc<AnalysedPassage>>>,
+    corrections: RwLock<HashMap<String, Option<String>>>,
+    frequencies: RwLock<HashMap<String, [u64; 3]>>,
     /// Tokens per field, which tantivy's BM25 needs for every term of every question.
-    total_tokens: Mutex<HashMap<u32, u64>>,
+    total_tokens: RwLock<HashMap<u32, u64>>,
     /// BM25 weights of (field, stem): tantivy computes a 256-entry table and an explanation
     /// for every term of every query; for a generation they never change.
-    weights: Mutex<HashMap<(u32, String), Arc<dyn Weight>>>,
+    weights: RwLock<HashMap<(u32, String), Arc<dyn Weight>>>,
 }
 
 /// Bound on cached term weights (about 1 KB each).
@@ -99,11 +99,17 @@ pub struct AnalysedPassage {
     title_stems: StemSet,
 }
 
-/// Locks a cache, recovering it if a thread panicked while holding it: every cache here
-/// holds only complete entries, so what a panicking thread left is still right.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
+/// Reads a cache. A cache holds only complete entries, so one left by a thread that panicked
+/// while holding it is still right: the poison is ignored.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes a cache (see [`read`]). Read-write locks: answers on several threads mostly hit the
+/// caches, and readers do not wait for each other.
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -123,12 +129,12 @@ impl SearchCache {
         fields: &Fields,
         stem: &str,
     ) -> Option<String> {
-        if let Some(found) = lock(&self.corrections).get(stem) {
+        if let Some(found) = read(&self.corrections).get(stem) {
             return found.clone();
         }
         let found = correct_spelling(searcher, fields, stem);
         insert_bounded(
-            &mut lock(&self.corrections),
+            &mut write(&self.corrections),
             stem.to_string(),
             found.clone(),
         );
@@ -137,7 +143,7 @@ impl SearchCache {
 
     /// Document frequencies of `stem` in the text, section and title fields.
     fn frequencies(&self, searcher: &tantivy::Searcher, fields: &Fields, stem: &str) -> [u64; 3] {
-        if let Some(found) = lock(&self.frequencies).get(stem) {
+        if let Some(found) = read(&self.frequencies).get(stem) {
             return *found;
         }
         let lookup = |field| {
@@ -150,7 +156,7 @@ impl SearchCache {
             lookup(fields.section),
             lookup(fields.title),
         ];
-        insert_bounded(&mut lock(&self.frequencies), stem.to_string(), found);
+        insert_bounded(&mut write(&self.frequencies), stem.to_string(), found);
         found
     }
 
@@ -160,13 +166,13 @@ impl SearchCache {
         fields: &Fields,
         address: DocAddress,
     ) -> Option<Arc<AnalysedPassage>> {
-        if let Some(found) = lock(&self.entries).get(&address) {
+        if let Some(found) = read(&self.entries).get(&address) {
             return Some(Arc::clone(found));
         }
         let document: TantivyDocument = searcher.doc(address).ok()?;
         let passage = crate::index::stored_passage(fields, &document)?;
         let analysed = Arc::new(analyse_passage(passage));
-        insert_bounded(&mut lock(&self.entries), address, Arc::clone(&analysed));
+        insert_bounded(&mut write(&self.entries), address, Arc::clone(&analysed));
         Some(analysed)
     }
 }
@@ -181,7 +187,7 @@ impl SearchCache {
         stem: &str,
     ) -> Option<Arc<dyn Weight>> {
         let key = (field.field_id(), stem.to_string());
-        if let Some(found) = lock(&self.weights).get(&key) {
+        if let Some(found) = read(&self.weights).get(&key) {
             return Some(Arc::clone(found));
         }
         let statistics = CachedStatistics {
@@ -202,7 +208,7 @@ impl SearchCache {
                 return None;
             }
         };
-        let mut weights = lock(&self.weights);
+        let mut weights = write(&self.weights);
         if weights.len() >= WEIGHT_CACHE_CAPACITY {
             weights.clear();
         }
@@ -272,11 +278,11 @@ struct CachedStatistics<'a> {
 
 impl tantivy::query::Bm25StatisticsProvider for CachedStatistics<'_> {
     fn total_num_tokens(&self, field: tantivy::schema::Field) -> tantivy::Result<u64> {
-        if let Some(found) = lock(&self.cache.total_tokens).get(&field.field_id()) {
+        if let Some(found) = read(&self.cache.total_tokens).get(&field.field_id()) {
             return Ok(*found);
         }
         let total = self.searcher.total_num_tokens(field)?;
-        lock(&self.cache.total_tokens).insert(field.field_id(), total);
+        write(&self.cache.total_tokens).insert(field.field_id(), total);
         Ok(total)
     }
 
