@@ -280,10 +280,11 @@ fn run_index(config: &Config, out: &mut dyn Write) -> anyhow::Result<Outcome> {
 /// `search -`: one query per line in, one JSON object (or text block) per line out, in the
 /// order of the input.
 ///
-/// Questions are answered on every core: a reader thread hands numbered lines to a pool of
-/// workers, and this thread writes their answers back in input order. Output is flushed
-/// whenever no finished answer is waiting, so a script talking to `search -` one line at a
-/// time gets each answer at once, while a batch is written in large blocks.
+/// Questions are answered on every core: a reader thread hands numbered batches of lines (as
+/// many as are already buffered, up to [`BATCH_LINES`]) to a pool of workers, and this thread
+/// writes their answers back in input order. Output is flushed whenever no finished answer is
+/// waiting, so a script talking to `search -` one line at a time gets each answer at once,
+/// while a batch moves between threads in blocks and is written in large writes.
 fn search_lines(
     engine: &Engine,
     top: usize,
@@ -296,8 +297,8 @@ fn search_lines(
 
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     // Bounded queues: memory stays flat however long the input is.
-    let (line_tx, line_rx) = sync_channel::<ReadLine>(workers * 64);
-    let (answer_tx, answer_rx) = sync_channel::<(usize, Vec<u8>)>(workers * 64);
+    let (line_tx, line_rx) = sync_channel::<LineBatch>(workers * 4);
+    let (answer_tx, answer_rx) = sync_channel::<Rendered>(workers * 4);
     // Not scoped: a reader blocked on an idle terminal must not keep citebot alive once the
     // output has gone (`search - | head -1`); it ends with the process.
     std::thread::spawn(move || read_lines(&line_tx));
@@ -325,37 +326,53 @@ fn search_lines(
     })?;
     return Ok(());
 
-    /// Reads numbered lines until the end of the input or a read error (sent on, in order).
-    fn read_lines(line_tx: &std::sync::mpsc::SyncSender<ReadLine>) {
-        let mut input = std::io::stdin().lock();
-        for number in 1.. {
-            let mut line = Vec::new();
-            match input.read_until(b'\n', &mut line) {
-                Ok(0) => return,
-                Ok(_) => {
-                    while matches!(line.last(), Some(b'\n' | b'\r')) {
-                        line.pop();
+    /// Reads lines until the end of the input or a read error (sent on, after the lines).
+    fn read_lines(line_tx: &std::sync::mpsc::SyncSender<LineBatch>) {
+        let mut input = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+        let mut next = 1;
+        loop {
+            let mut batch = Vec::new();
+            let mut failed = None;
+            // Everything already buffered goes in one batch; an empty buffer means the writer
+            // of the input is waiting for answers, so the batch goes now.
+            while batch.len() < BATCH_LINES && (batch.is_empty() || !input.buffer().is_empty()) {
+                let mut line = Vec::new();
+                match input.read_until(b'\n', &mut line) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        while matches!(line.last(), Some(b'\n' | b'\r')) {
+                            line.pop();
+                        }
+                        batch.push(line);
                     }
-                    if line_tx.send(Ok((number, line))).is_err() {
-                        return;
+                    Err(error) => {
+                        failed = Some(error);
+                        break;
                     }
                 }
-                Err(error) => {
-                    let _ = line_tx.send(Err(error));
-                    return;
-                }
+            }
+            let count = batch.len();
+            if count > 0 && line_tx.send(Ok((next, batch))).is_err() {
+                return;
+            }
+            next += count;
+            if let Some(error) = failed {
+                let _ = line_tx.send(Err(error));
+                return;
+            }
+            if count == 0 {
+                return;
             }
         }
     }
 
-    /// A worker: answers lines until the input ends or the output goes away. A read error is
-    /// passed on as line 0, which the writer reports.
+    /// A worker: answers batches until the input ends or the output goes away.
     fn answer_lines(
         engine: &Engine,
         top: usize,
         as_json: bool,
-        line_rx: &Mutex<std::sync::mpsc::Receiver<ReadLine>>,
-        answer_tx: &std::sync::mpsc::SyncSender<(usize, Vec<u8>)>,
+        line_rx: &Mutex<std::sync::mpsc::Receiver<LineBatch>>,
+        answer_tx: &std::sync::mpsc::SyncSender<Rendered>,
         stop: &AtomicBool,
     ) {
         loop {
@@ -365,15 +382,23 @@ fn search_lines(
                 };
                 receiver.recv_timeout(std::time::Duration::from_millis(50))
             };
-            let (number, rendered) = match next {
-                Ok(Ok((number, line))) => {
-                    (number, render_line(engine, top, as_json, number, &line))
+            let rendered = match next {
+                Ok(Ok((first, lines))) => {
+                    let mut bytes = Vec::new();
+                    for (offset, line) in lines.iter().enumerate() {
+                        render_line(engine, top, as_json, first + offset, line, &mut bytes);
+                    }
+                    Rendered::Lines {
+                        first,
+                        count: lines.len(),
+                        bytes,
+                    }
                 }
-                Ok(Err(error)) => (0, error.to_string().into_bytes()),
+                Ok(Err(error)) => Rendered::ReadError(error.to_string()),
                 Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Relaxed) => continue,
                 Err(_) => return,
             };
-            if answer_tx.send((number, rendered)).is_err() {
+            if answer_tx.send(rendered).is_err() {
                 return;
             }
         }
@@ -381,19 +406,17 @@ fn search_lines(
 
     /// Writes answers in input order; flushes whenever the next answer is not ready yet.
     fn write_in_order(
-        answer_rx: &std::sync::mpsc::Receiver<(usize, Vec<u8>)>,
+        answer_rx: &std::sync::mpsc::Receiver<Rendered>,
         out: &mut dyn Write,
     ) -> anyhow::Result<()> {
-        let mut waiting: std::collections::BTreeMap<usize, Vec<u8>> = Default::default();
+        // Batches that finished before an earlier one, by first line number.
+        let mut waiting: std::collections::BTreeMap<usize, (usize, Vec<u8>)> = Default::default();
         let mut next = 1usize;
-        let mut pending = Vec::new();
         loop {
-            let (number, rendered) = match answer_rx.try_recv() {
+            let rendered = match answer_rx.try_recv() {
                 Ok(found) => found,
                 Err(TryRecvError::Empty) => {
-                    out.write_all(&pending)?;
                     out.flush()?;
-                    pending.clear();
                     match answer_rx.recv() {
                         Ok(found) => found,
                         Err(_) => break,
@@ -401,43 +424,71 @@ fn search_lines(
                 }
                 Err(TryRecvError::Disconnected) => break,
             };
-            if number == 0 {
-                out.write_all(&pending)?;
-                let message = String::from_utf8_lossy(&rendered).into_owned();
-                return Err(anyhow::anyhow!(message).context("reading queries from standard input"));
+            match rendered {
+                Rendered::Lines {
+                    first,
+                    count,
+                    bytes,
+                } => {
+                    waiting.insert(first, (count, bytes));
+                }
+                // Sent after the last line read, so every answer before it is in `waiting`.
+                Rendered::ReadError(message) => {
+                    for (_, bytes) in std::mem::take(&mut waiting).into_values() {
+                        out.write_all(&bytes)?;
+                    }
+                    return Err(
+                        anyhow::anyhow!(message).context("reading queries from standard input")
+                    );
+                }
             }
-            waiting.insert(number, rendered);
-            while let Some(rendered) = waiting.remove(&next) {
-                pending.extend_from_slice(&rendered);
-                next += 1;
-            }
-            if pending.len() >= 1 << 16 {
-                out.write_all(&pending)?;
-                pending.clear();
+            while let Some((count, bytes)) = waiting.remove(&next) {
+                out.write_all(&bytes)?;
+                next += count;
             }
         }
-        out.write_all(&pending)?;
         out.flush()?;
         Ok(())
     }
 }
 
-/// A numbered line of `search -` input (numbered from 1), or the error that ended reading.
-type ReadLine = std::io::Result<(usize, Vec<u8>)>;
+/// Lines of `search -` handed from the reader to a worker at most at once.
+const BATCH_LINES: usize = 64;
 
-/// One line of `search -` answered and rendered (JSON or text), ending with a newline.
-fn render_line(engine: &Engine, top: usize, as_json: bool, number: usize, line: &[u8]) -> Vec<u8> {
-    let mut rendered = Vec::new();
+/// Consecutive input lines from the first one's number (from 1), or the error that ended
+/// reading.
+type LineBatch = std::io::Result<(usize, Vec<Vec<u8>>)>;
+
+/// A worker's output: the rendered answers to a batch, or a read error to report.
+enum Rendered {
+    Lines {
+        first: usize,
+        count: usize,
+        bytes: Vec<u8>,
+    },
+    ReadError(String),
+}
+
+/// One line of `search -` answered and rendered (JSON or text, ending with a newline) onto
+/// `rendered`.
+fn render_line(
+    engine: &Engine,
+    top: usize,
+    as_json: bool,
+    number: usize,
+    line: &[u8],
+    rendered: &mut Vec<u8>,
+) {
     // Writing into a Vec cannot fail, and the JSON has only string keys.
     let _ = match std::str::from_utf8(line) {
         Ok(query) => {
             let answer = engine.ask(query, top);
             if as_json {
-                serde_json::to_writer(&mut rendered, &json::SearchResponse::from_answer(&answer))
+                serde_json::to_writer(&mut *rendered, &json::SearchResponse::from_answer(&answer))
                     .map_err(std::io::Error::from)
                     .and_then(|()| writeln!(rendered))
             } else {
-                render::write_search(&mut rendered, &answer)
+                render::write_search(rendered, &answer)
             }
         }
         Err(error) => {
@@ -448,7 +499,7 @@ fn render_line(engine: &Engine, top: usize, as_json: bool, number: usize, line: 
             );
             if as_json {
                 serde_json::to_writer(
-                    &mut rendered,
+                    &mut *rendered,
                     &json::SearchResponse::error(&query, &message),
                 )
                 .map_err(std::io::Error::from)
@@ -458,5 +509,4 @@ fn render_line(engine: &Engine, top: usize, as_json: bool, number: usize, line: 
             }
         }
     };
-    rendered
 }
