@@ -47,7 +47,7 @@ pub enum Command {
     Ask(AskArgs),
     /// Ranked passages for a query, as text or JSON (one object per query).
     #[command(
-        after_help = "Examples:\n  citebot search diltiazem\n  citebot search --json --top 5 \"venipuncture\"\n  printf 'diltiazem\\nvenipuncture\\n' | citebot search --json -\n\nWith `-` as the query, reads one query per line from standard input and writes one JSON\nobject per line, in order, flushed after each."
+        after_help = "Examples:\n  citebot search diltiazem\n  citebot search --json --top 5 \"venipuncture\"\n  printf 'diltiazem\\nvenipuncture\\n' | citebot search --json -\n\nWith `-` as the query, reads one query per line from standard input and writes one JSON\nobject per line, in input order, each written as soon as it is ready (questions are answered\non every core)."
     )]
     Search(SearchArgs),
     /// List the references, or show one with its links.
