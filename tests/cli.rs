@@ -97,20 +97,28 @@ fn off_topic_search_is_not_answered() {
     assert_eq!(value["passages"].as_array().map(Vec::len), Some(0));
 }
 
-#[test]
-fn search_from_stdin_answers_line_by_line_in_order() {
-    let workspace = Workspace::shipped();
+/// `citebot search --json -` with `input` on standard input: its JSON lines.
+fn search_stdin(workspace: &Workspace, input: &str) -> Vec<Value> {
     let output = workspace
         .citebot(&["search", "--json", "-"])
-        .write_stdin("diltiazem\nwho won the world cup\n\nvenipuncture\n")
+        .write_stdin(input.to_string())
         .output()
         .expect("runs");
     assert!(output.status.success());
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
+    String::from_utf8(output.stdout)
         .expect("utf-8")
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
-        .collect();
+        .collect()
+}
+
+#[test]
+fn search_from_stdin_answers_line_by_line_in_order() {
+    let workspace = Workspace::shipped();
+    let lines = search_stdin(
+        &workspace,
+        "diltiazem\nwho won the world cup\n\nvenipuncture\n",
+    );
     let queries: Vec<&str> = lines.iter().filter_map(|v| v["query"].as_str()).collect();
     assert_eq!(
         queries,
@@ -133,17 +141,7 @@ fn search_from_stdin_keeps_input_order_across_workers() {
             _ => format!("venipuncture in newborns {i}"),
         })
         .collect();
-    let output = workspace
-        .citebot(&["search", "--json", "-"])
-        .write_stdin(questions.join("\n"))
-        .output()
-        .expect("runs");
-    assert!(output.status.success());
-    let lines: Vec<Value> = String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
-        .collect();
+    let lines = search_stdin(&workspace, &questions.join("\n"));
     let queries: Vec<&str> = lines.iter().filter_map(|v| v["query"].as_str()).collect();
     assert_eq!(queries, questions);
     for (question, line) in questions.iter().zip(&lines).step_by(37) {
