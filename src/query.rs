@@ -14,6 +14,7 @@ use serde::Deserialize;
 use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer, TokenStream, Tokenizer};
 
 use crate::error::{Error, Result};
+use crate::index::stems;
 
 /// Where a searched word comes from; expansions weigh less than the user's own words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,15 +210,6 @@ pub(crate) fn with_analyzer<R>(f: impl FnOnce(&mut TextAnalyzer) -> R) -> R {
         // Re-entered from inside `f`: a fresh analyzer gives the same stems, only slower.
         Err(_) => f(&mut crate::index::analyzer()),
     })
-}
-
-fn stems(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
-    let mut stream = analyzer.token_stream(text);
-    let mut out = Vec::new();
-    while stream.advance() {
-        out.push(stream.token().text.clone());
-    }
-    out
 }
 
 /// Words that carry no meaning in a question: function words, question words, chat.

@@ -436,16 +436,9 @@ pub fn answer(
     }
     let query = build_query(&searcher, fields, &concepts, settings, cache);
     let limit = settings.candidates.max(top);
-    let statistics = CachedStatistics {
-        searcher: &searcher,
-        fields,
-        cache,
-    };
-    let candidates = match searcher.search_with_statistics_provider(
-        &query,
-        &TopDocs::with_limit(limit),
-        &statistics,
-    ) {
+    // Every clause carries a weight computed beforehand from the cached statistics
+    // (`SearchCache::term_weight`), so a plain search needs no statistics of its own.
+    let candidates = match searcher.search(&query, &TopDocs::with_limit(limit)) {
         Ok(candidates) => candidates,
         Err(error) => {
             tracing::warn!(%error, "search failed");

@@ -74,35 +74,7 @@ enum Command {
     },
     /// The scale curve: for each size, generate a corpus, build its index in a child process,
     /// open it and time distinct questions in another; one JSON line per size.
-    Scale {
-        /// Passages per corpus, comma separated.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "1000,10000,100000,1000000"
-        )]
-        sizes: Vec<usize>,
-        /// Scratch folder (corpora are kept and reused while their parameters match).
-        #[arg(long, default_value = "bench-results/work/scale")]
-        work: PathBuf,
-        /// Settings (search, vocabulary) to use; its corpus and index folders are replaced.
-        #[arg(long, default_value = "config.toml")]
-        config: PathBuf,
-        /// Questions, one a line or eval-format .jsonl; each is asked once.
-        #[arg(long, default_value = "../shared/eval/dev.jsonl")]
-        questions: PathBuf,
-        /// Timed questions per size (after a warm-up of 50 others).
-        #[arg(long, default_value_t = 1000)]
-        queries: usize,
-        /// Appends one JSON object per size here.
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Remove each corpus and index after measuring it.
-        #[arg(long)]
-        clean: bool,
-        #[command(flatten)]
-        words: WordArgs,
-    },
+    Scale(ScaleRun),
     /// Experiment: merge the live index generation's segments into one (a rebuild on 2 cores
     /// writes one segment per indexing thread), to measure what one segment saves per query.
     MergeSegments {
@@ -212,25 +184,7 @@ fn try_main() -> anyhow::Result<()> {
             top,
             json,
         } => latency(&config, &questions, samples, top, json.as_deref()),
-        Command::Scale {
-            sizes,
-            work,
-            config,
-            questions,
-            queries,
-            out,
-            clean,
-            words,
-        } => scale(&ScaleRun {
-            sizes,
-            work,
-            config,
-            questions,
-            queries,
-            out,
-            clean,
-            words,
-        }),
+        Command::Scale(run) => scale(&run),
         Command::MergeSegments { index } => merge_segments(&index),
         Command::ChildBuild {
             config,
@@ -598,14 +552,34 @@ fn latency(
 // ---------------------------------------------------------------------------------------------
 // Scale curve
 
+#[derive(Debug, clap::Args)]
 struct ScaleRun {
+    /// Passages per corpus, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,10000,100000,1000000"
+    )]
     sizes: Vec<usize>,
+    /// Scratch folder (corpora are kept and reused while their parameters match).
+    #[arg(long, default_value = "bench-results/work/scale")]
     work: PathBuf,
+    /// Settings (search, vocabulary) to use; its corpus and index folders are replaced.
+    #[arg(long, default_value = "config.toml")]
     config: PathBuf,
+    /// Questions, one a line or eval-format .jsonl; each is asked once.
+    #[arg(long, default_value = "../shared/eval/dev.jsonl")]
     questions: PathBuf,
+    /// Timed questions per size (after a warm-up of 50 others).
+    #[arg(long, default_value_t = 1000)]
     queries: usize,
+    /// Appends one JSON object per size here.
+    #[arg(long)]
     out: Option<PathBuf>,
+    /// Remove each corpus and index after measuring it.
+    #[arg(long)]
     clean: bool,
+    #[command(flatten)]
     words: WordArgs,
 }
 
