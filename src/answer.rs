@@ -21,6 +21,9 @@ pub struct Hit {
     pub coverage: f32,
     /// Indexes into `passage.sentences` of the sentence(s) that answer best, best first.
     pub best_sentences: Vec<usize>,
+    /// The passage answers about as well as the best one (its score is within the ranker's
+    /// learned margin of the best's), so a person should see it too.
+    pub answers_too: bool,
 }
 
 impl Hit {
@@ -117,17 +120,16 @@ impl Answer {
         matches!(self.verdict, Verdict::Answered)
     }
 
-    /// The hits a person should see: the best one, and the others that hold at least 60% of
-    /// what it holds of the question. The rest stay in `hits` for ranking tools (JSON, eval)
-    /// but would only be noise next to an answer.
+    /// The hits a person should see: the best one, and the ones after it that answer about as
+    /// well (within the ranker's learned margin, [`Hit::answers_too`]). The rest stay in
+    /// `hits` for ranking tools (JSON, eval) but would only be noise next to an answer.
     pub fn hits_worth_showing(&self) -> &[Hit] {
-        let Some(best) = self.hits.first() else {
+        if self.hits.is_empty() {
             return &[];
-        };
-        let floor = best.coverage * 0.6;
+        }
         let shown = 1 + self.hits[1..]
             .iter()
-            .take_while(|hit| hit.coverage >= floor)
+            .take_while(|hit| hit.answers_too)
             .count();
         &self.hits[..shown]
     }

@@ -19,8 +19,12 @@ pub struct Config {
     pub index_dir: PathBuf,
     /// Synonyms and specific terms applied to questions (see corpus/vocabulary.toml).
     pub vocabulary_file: PathBuf,
+    /// A ranker trained by scripts/train.py; `None` is the one shipped in the binary
+    /// (data/ranker.json).
+    pub ranker_file: Option<PathBuf>,
     pub passages: PassageSettings,
     pub search: SearchSettings,
+    pub meaning: MeaningSettings,
     pub discord: crate::discord::DiscordSettings,
 }
 
@@ -31,7 +35,31 @@ pub struct PassageSettings {
     pub max_passage_bytes: usize,
 }
 
-/// How questions are matched and when citebot abstains.
+/// The meaning step: sentence embeddings of passages and questions (src/meaning.rs).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeaningSettings {
+    /// Off: words only (for corpora of millions of passages, where embedding every passage
+    /// at rebuild takes hours).
+    pub enabled: bool,
+    /// Folder holding the model (model.safetensors, tokenizer.json, config.json). `None`:
+    /// $CITEBOT_MODEL_DIR, else where scripts/install-model.sh puts it. A folder named here
+    /// that holds no model is an error; a model missing from the default place means words only,
+    /// with a warning.
+    pub model_dir: Option<PathBuf>,
+}
+
+impl Default for MeaningSettings {
+    fn default() -> Self {
+        MeaningSettings {
+            enabled: true,
+            model_dir: None,
+        }
+    }
+}
+
+/// How questions are matched. The ranking itself and the decision to answer are learned
+/// (src/ranker.rs); these shape which candidates it sees.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchSettings {
@@ -56,15 +84,6 @@ pub struct SearchSettings {
     /// word it does contain. Such words are often what the question is really about ("laser",
     /// "insurance"), so they count against answering; but people also use filler words.
     pub unknown_word_weight: f32,
-    /// Weight of the BM25 score (normalised to the best candidate) in the final ranking.
-    pub bm25_weight: f32,
-    /// Weight of the best sentence's coverage of the question in the final ranking.
-    pub sentence_weight: f32,
-    /// Added to the lead's passages (the article's own summary) in the final ranking.
-    pub lead_bonus: f32,
-    /// Abstain when the best passage covers less than this share of the question's
-    /// informative words (weighted by rarity).
-    pub min_coverage: f32,
 }
 
 impl Default for Config {
@@ -73,8 +92,10 @@ impl Default for Config {
             corpus_dir: PathBuf::from("corpus"),
             index_dir: PathBuf::from("index"),
             vocabulary_file: PathBuf::from("corpus/vocabulary.toml"),
+            ranker_file: None,
             passages: PassageSettings::default(),
             search: SearchSettings::default(),
+            meaning: MeaningSettings::default(),
             discord: crate::discord::DiscordSettings::default(),
         }
     }
@@ -100,10 +121,6 @@ impl Default for SearchSettings {
             section_boost: 1.5,
             title_boost: 0.5,
             unknown_word_weight: 0.7,
-            bm25_weight: 0.3,
-            sentence_weight: 0.5,
-            lead_bonus: 0.05,
-            min_coverage: 0.34,
         }
     }
 }
@@ -163,9 +180,6 @@ impl Config {
         if search.candidates < search.top {
             return Err("search.candidates must be at least search.top".to_string());
         }
-        if !(0.0..=1.0).contains(&search.min_coverage) {
-            return Err("search.min_coverage must be between 0 and 1".to_string());
-        }
         if self.passages.max_passage_bytes < 200 {
             return Err("passages.max_passage_bytes must be at least 200".to_string());
         }
@@ -177,7 +191,11 @@ impl Config {
             &mut self.corpus_dir,
             &mut self.index_dir,
             &mut self.vocabulary_file,
-        ] {
+        ]
+        .into_iter()
+        .chain(self.ranker_file.as_mut())
+        .chain(self.meaning.model_dir.as_mut())
+        {
             if path.is_relative() {
                 *path = base.join(&*path);
             }

@@ -10,7 +10,9 @@ use crate::config::Config;
 use crate::corpus::ArticleInfo;
 use crate::error::{Error, Result};
 use crate::index::{self, ArticleRecord, BuildReport, OpenIndex, RebuildOptions, Staleness};
+use crate::meaning::MeaningModel;
 use crate::query::Vocabulary;
+use crate::ranker::Ranker;
 use crate::search::{self, SearchCache};
 
 /// An opened index with its passage cache; replaced whole when the index is rebuilt.
@@ -23,6 +25,10 @@ struct Loaded {
 pub struct Engine {
     config: Config,
     synonyms: Vocabulary,
+    ranker: Ranker,
+    /// The sentence-embedding model, when installed and enabled: questions are embedded with
+    /// it and compared with the generation's passage embeddings.
+    meaning: Option<Arc<MeaningModel>>,
     loaded: RwLock<Arc<Loaded>>,
 }
 
@@ -53,6 +59,11 @@ impl Engine {
     /// callback: rebuilding a large corpus takes a while).
     pub fn open_with(config: &Config, options: RebuildOptions) -> Result<(Engine, Preparation)> {
         let synonyms = Vocabulary::load(&config.vocabulary_file)?;
+        let ranker = match &config.ranker_file {
+            Some(path) => Ranker::load(path)?,
+            None => Ranker::builtin(),
+        };
+        let meaning = crate::meaning::shared(&config.meaning)?;
         let mut preparation = Preparation::UpToDate;
         if let Err(staleness) = index::check(config) {
             if let Staleness::Corrupt(ref message) = staleness {
@@ -87,6 +98,8 @@ impl Engine {
         let engine = Engine {
             config: config.clone(),
             synonyms,
+            ranker,
+            meaning,
             loaded: RwLock::new(Arc::new(Loaded {
                 open,
                 cache: SearchCache::default(),
@@ -115,14 +128,8 @@ impl Engine {
         // tantivy panics on some damaged files that pass every check at open; one question
         // must not take the process (or the bot) down with it.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            search::answer(
-                &loaded.open,
-                &loaded.cache,
-                &self.synonyms,
-                &self.config.search,
-                question,
-                top.max(1),
-            )
+            let meaning = self.question_meaning(&loaded, question);
+            search::answer(&self.context(&loaded, meaning.as_ref()), question, top.max(1))
         }));
         answered.unwrap_or_else(|_| {
             tracing::error!(index = %loaded.open.generation.display(), "index unreadable while answering: run `citebot index`");
@@ -134,6 +141,51 @@ impl Engine {
                 took: started.elapsed(),
             }
         })
+    }
+
+    /// Every candidate passage of `question` with the features the ranker sees, answered or
+    /// not: what scripts/train.py learns from (`citebot train-data`). `None` when the question
+    /// has no searchable words.
+    pub fn candidates(&self, question: &str) -> Option<search::Candidates> {
+        let loaded = self.current();
+        let meaning = self.question_meaning(&loaded, question);
+        search::candidates(&self.context(&loaded, meaning.as_ref()), question)
+    }
+
+    /// Whether answers use the meaning step (the model is installed and the index holds
+    /// passage embeddings).
+    pub fn uses_meaning(&self) -> bool {
+        self.meaning.is_some() && self.current().open.embeddings.is_some()
+    }
+
+    fn context<'a>(
+        &'a self,
+        loaded: &'a Loaded,
+        meaning: Option<&'a crate::embeddings::QuestionMeaning>,
+    ) -> search::Context<'a> {
+        search::Context {
+            open: &loaded.open,
+            cache: &loaded.cache,
+            vocabulary: &self.synonyms,
+            settings: &self.config.search,
+            ranker: &self.ranker,
+            meaning,
+        }
+    }
+
+    /// The question's similarity to every passage, when the meaning step is on.
+    fn question_meaning(
+        &self,
+        loaded: &Loaded,
+        question: &str,
+    ) -> Option<crate::embeddings::QuestionMeaning> {
+        let model = self.meaning.as_ref()?;
+        let embeddings = loaded.open.embeddings.as_ref()?;
+        let text = crate::query::truncate_chars(question, self.config.search.max_question_chars);
+        model
+            .embed(&[text])
+            .pop()
+            .map(|embedding| embeddings.for_question(embedding.as_slice()))
     }
 
     /// The articles in the index. Reads every article's record: for a large corpus prefer

@@ -298,6 +298,10 @@ pub struct Manifest {
     pub references: usize,
     pub warnings: Vec<String>,
     pub build_millis: u64,
+    /// The fingerprint of the sentence-embedding model whose passage embeddings the generation
+    /// holds (`embeddings.bin`); `None`: words only.
+    #[serde(default)]
+    pub meaning: Option<String>,
 }
 
 impl Manifest {
@@ -307,6 +311,7 @@ impl Manifest {
             && self.sources_hash == env!("CITEBOT_INDEX_SOURCES_HASH")
             && self.max_passage_bytes == config.passages.max_passage_bytes
             && self.corpus_fingerprint == fingerprint
+            && self.meaning == crate::meaning::expected_fingerprint(&config.meaning)
     }
 }
 
@@ -383,7 +388,7 @@ pub fn check_reporting(config: &Config) -> Result<CheckReport, Staleness> {
     }
     if !manifest.matches(config, &fingerprint.value) {
         return Err(Staleness::Stale(
-            "the corpus or the passage settings changed",
+            "the corpus, the passage settings or the meaning model changed",
         ));
     }
     Ok(CheckReport {
@@ -691,6 +696,7 @@ fn write_generation(
     };
     writer.commit().map_err(index_error)?;
     writer.wait_merging_threads().map_err(index_error)?;
+    let meaning = embed_passages(config, &index, &fields, folder)?;
 
     let table_path = folder.join(FILE_TABLE);
     write_synced(&table_path, &corpus::encode_digests(&totals.digests))?;
@@ -705,6 +711,7 @@ fn write_generation(
         references: totals.references,
         warnings: totals.warnings,
         build_millis: started.elapsed().as_millis() as u64,
+        meaning,
     };
     let bytes = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
     write_synced(&folder.join(MANIFEST), &bytes)?;
@@ -722,6 +729,29 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// Writes the passages' sentence embeddings into the generation when the meaning model is
+/// installed (and enabled); returns the model's fingerprint for the manifest.
+fn embed_passages(
+    config: &Config,
+    index: &Index,
+    fields: &Fields,
+    folder: &Path,
+) -> Result<Option<String>> {
+    let Some(model) = crate::meaning::shared(&config.meaning)? else {
+        return Ok(None);
+    };
+    let reader: tantivy::IndexReader = index
+        .reader_builder()
+        .reload_policy(tantivy::ReloadPolicy::Manual)
+        .try_into()
+        .map_err(|source| Error::Index {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+    crate::embeddings::write(folder, &reader.searcher(), fields, &model)?;
+    Ok(Some(model.fingerprint().to_string()))
 }
 
 /// Receives prepared articles in any order and adds them to the index in file order, giving
@@ -810,6 +840,17 @@ fn passage_document(fields: &Fields, passage: &Passage, title_text: &str) -> Tan
 pub fn stored_passage(fields: &Fields, document: &TantivyDocument) -> Option<Passage> {
     let bytes = document.get_first(fields.payload)?.as_bytes()?;
     decode_passage(bytes)
+}
+
+/// The ordinal of the document at `address`: its place in file order, fixed at rebuild, which
+/// keys what a generation stores beside tantivy (the passage embeddings).
+pub fn ordinal_of(searcher: &tantivy::Searcher, address: tantivy::DocAddress) -> Option<u64> {
+    searcher
+        .segment_reader(address.segment_ord)
+        .fast_fields()
+        .u64("ordinal")
+        .ok()?
+        .first(address.doc_id)
 }
 
 /// The passage text with its reference markers blanked out: `[3]` and `527–530` are not words
@@ -1047,6 +1088,8 @@ pub struct OpenIndex {
     pub reader: tantivy::IndexReader,
     pub fields: Fields,
     pub manifest: Manifest,
+    /// The passages' sentence embeddings, when the generation was built with the model.
+    pub embeddings: Option<crate::embeddings::Embeddings>,
     article_count: usize,
     records: Mutex<FxHashMap<String, Arc<ArticleRecord>>>,
 }
@@ -1092,12 +1135,20 @@ pub fn open(index_dir: &Path) -> Result<OpenIndex, Staleness> {
             manifest.articles, article_count
         )));
     }
+    let embeddings = match manifest.meaning {
+        Some(_) => Some(
+            crate::embeddings::Embeddings::read(&generation, &searcher)
+                .map_err(Staleness::Corrupt)?,
+        ),
+        None => None,
+    };
     let open = OpenIndex {
         generation,
         index,
         reader,
         fields,
         manifest,
+        embeddings,
         article_count,
         records: Mutex::new(FxHashMap::default()),
     };

@@ -15,11 +15,14 @@ pub mod corpus;
 // The Discord bot. Without the `discord` cargo feature (on by default) only its settings are
 // built, so `[discord]` in config.toml is read and validated by every build.
 pub mod discord;
+pub mod embeddings;
 pub mod engine;
 pub mod error;
 pub mod index;
+pub mod meaning;
 pub mod passage;
 pub mod query;
+pub mod ranker;
 pub mod search;
 pub mod synth;
 

@@ -1,11 +1,11 @@
 //! Understanding a question: which words carry its meaning, what else they may be called in
-//! the article (synonyms and abbreviations, kept as data in `synonyms.toml`), and whether it
+//! the article (synonyms and abbreviations, kept as data in `vocabulary.toml`), and whether it
 //! asks about the cited works themselves.
 //!
 //! A question is never query syntax: it is cut into words by the same analyzer as the index,
 //! so `C++?`, `"unbalanced`, `field:value` or `AND OR NOT` are just words (or nothing).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::{LazyLock, OnceLock};
 
@@ -104,8 +104,10 @@ impl SynonymRule {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VocabularyFile {
+    /// In key order: a hash map's order changes from process to process, and rules whose keys
+    /// stem alike ("treat", "treated") are merged in this order.
     #[serde(default)]
-    synonyms: HashMap<String, Vec<String>>,
+    synonyms: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     specific_terms: SpecificTerms,
 }
@@ -151,16 +153,29 @@ impl Vocabulary {
                 let Some(first) = phrase_stems.first().cloned() else {
                     return Err(format!("synonym key {phrase:?} has no word"));
                 };
-                synonyms.rules.entry(first).or_default().push(SynonymRule {
-                    phrase: phrase_stems,
-                    expansion_texts: expansions,
-                    expansions: OnceLock::new(),
-                });
+                let rules = synonyms.rules.entry(first).or_default();
+                // Keys that stem alike ("drug", "drugs") are one rule: their expansions are
+                // merged, in key order, instead of one of them silently never firing.
+                match rules.iter_mut().find(|rule| rule.phrase == phrase_stems) {
+                    Some(rule) => {
+                        for expansion in expansions {
+                            if !rule.expansion_texts.contains(&expansion) {
+                                rule.expansion_texts.push(expansion);
+                            }
+                        }
+                    }
+                    None => rules.push(SynonymRule {
+                        phrase: phrase_stems,
+                        expansion_texts: expansions,
+                        expansions: OnceLock::new(),
+                    }),
+                }
             }
             Ok(())
         })?;
         for rules in synonyms.rules.values_mut() {
-            // Longest phrase first: "kidney failure" wins over "kidney".
+            // Longest phrase first: "kidney failure" wins over "kidney". Phrases are distinct
+            // after merging, so this order is total.
             rules.sort_by(|a, b| {
                 b.phrase
                     .len()
@@ -417,6 +432,13 @@ fn analyse_cleaned(
         wants_citation,
         reference_number,
     }
+}
+
+/// Whether `stem` is the stem of a stop word.
+pub(crate) fn is_stop_stem(stem: &str) -> bool {
+    STOP_STEMS
+        .binary_search_by(|s| s.as_str().cmp(stem))
+        .is_ok()
 }
 
 fn is_stop_word(word: &str, stem: &str) -> bool {

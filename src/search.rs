@@ -22,7 +22,9 @@ use crate::answer::{AbstainReason, Answer, Hit, Verdict};
 use crate::config::SearchSettings;
 use crate::index::{Fields, OpenIndex};
 use crate::passage::{Passage, PassageKind};
+use crate::embeddings::QuestionMeaning;
 use crate::query::{self, AnalysedQuestion, Concept, Origin, Variant, Vocabulary};
+use crate::ranker::{CandidateFeatures, QuestionFeatures, Ranker};
 
 /// What one index generation lets citebot remember between questions: decoded passages with
 /// their words (decoding and analysing a passage costs more than scoring it), document
@@ -37,6 +39,8 @@ pub struct SearchCache {
     /// BM25 weights of (field, stem): tantivy computes a 256-entry table and an explanation
     /// for every term of every query; for a generation they never change.
     weights: RwLock<HashMap<(u32, String), Arc<dyn Weight>>>,
+    /// Each article's names (title and other names) as stems, for questions naming one.
+    article_names: RwLock<Option<Arc<Vec<(String, Vec<StemSet>)>>>>,
 }
 
 /// Bound on cached term weights (about 1 KB each).
@@ -97,6 +101,13 @@ pub struct AnalysedPassage {
     is_lost_list_intro: bool,
     /// Stems of the article's title.
     title_stems: StemSet,
+    /// Adjacent pairs of informative words (stop words skipped), as ids: a question's
+    /// "renal failure" held as a phrase says more than both words somewhere in the passage.
+    bigrams: StemSet,
+    /// Words in the text.
+    words: usize,
+    /// The passage's place in the index (its document ordinal), which keys its embedding.
+    ordinal: Option<u64>,
 }
 
 /// Reads a cache. A cache holds only complete entries, so one left by a thread that panicked
@@ -171,7 +182,8 @@ impl SearchCache {
         }
         let document: TantivyDocument = searcher.doc(address).ok()?;
         let passage = crate::index::stored_passage(fields, &document)?;
-        let analysed = Arc::new(analyse_passage(passage));
+        let ordinal = crate::index::ordinal_of(searcher, address);
+        let analysed = Arc::new(analyse_passage(passage, ordinal));
         insert_bounded(&mut write(&self.entries), address, Arc::clone(&analysed));
         Some(analysed)
     }
@@ -321,7 +333,12 @@ fn stem_set(texts: &[&str]) -> StemSet {
     ids.into_iter().collect()
 }
 
-fn analyse_passage(passage: Passage) -> AnalysedPassage {
+/// The id of an adjacent pair of stems.
+fn bigram_id(first: StemId, second: StemId) -> StemId {
+    StemId(first.0.rotate_left(21) ^ second.0.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+fn analyse_passage(passage: Passage, ordinal: Option<u64>) -> AnalysedPassage {
     // One pass over the text: each word goes to the text's set and to its sentence's set.
     // References keep their text as is (as the index does: see `index::searchable_text`).
     let text = match passage.kind {
@@ -329,6 +346,8 @@ fn analyse_passage(passage: Passage) -> AnalysedPassage {
         PassageKind::Reference(_) => passage.text.clone(),
     };
     let mut text_ids = Vec::new();
+    let mut bigram_ids = Vec::new();
+    let mut previous: Option<StemId> = None;
     let mut sentence_ids: Vec<Vec<StemId>> = vec![Vec::new(); passage.sentences.len()];
     let mut sentence = 0;
     query::with_analyzer(|analyzer| {
@@ -337,6 +356,12 @@ fn analyse_passage(passage: Passage) -> AnalysedPassage {
             let token = stream.token();
             let id = StemId::of(&token.text);
             text_ids.push(id);
+            if !query::is_stop_stem(&token.text) {
+                if let Some(before) = previous {
+                    bigram_ids.push(bigram_id(before, id));
+                }
+                previous = Some(id);
+            }
             while passage
                 .sentences
                 .get(sentence)
@@ -354,6 +379,9 @@ fn analyse_passage(passage: Passage) -> AnalysedPassage {
     let headings = passage.section_path.0.join(" ");
     let is_lost_list_intro = text.trim_end().ends_with(':');
     AnalysedPassage {
+        words: text_ids.len(),
+        bigrams: bigram_ids.into_iter().collect(),
+        ordinal,
         stems: text_ids.into_iter().collect(),
         heading_stems: stem_set(&[&headings, &passage.article_title]),
         title_stems: stem_set(&[&passage.article_title]),
@@ -375,15 +403,20 @@ struct WeightedConcept {
     matches: Vec<(Box<[StemId]>, f32)>,
 }
 
-/// Answers `question` from `open`, returning at most `top` hits.
-pub fn answer(
-    open: &OpenIndex,
-    cache: &SearchCache,
-    synonyms: &Vocabulary,
-    settings: &SearchSettings,
-    question: &str,
-    top: usize,
-) -> Answer {
+/// What answering needs besides the question: the index, its cache, the vocabulary, the
+/// settings, the learned ranker, and (when the generation has embeddings and the model is
+/// installed) the question's meaning.
+pub struct Context<'a> {
+    pub open: &'a OpenIndex,
+    pub cache: &'a SearchCache,
+    pub vocabulary: &'a Vocabulary,
+    pub settings: &'a SearchSettings,
+    pub ranker: &'a Ranker,
+    pub meaning: Option<&'a QuestionMeaning>,
+}
+
+/// Answers `question`, returning at most `top` hits.
+pub fn answer(context: &Context<'_>, question: &str, top: usize) -> Answer {
     let started = Instant::now();
     let finish = |verdict: Verdict, hits: Vec<Hit>, not_in_article: Vec<String>| Answer {
         question: question.to_string(),
@@ -392,14 +425,93 @@ pub fn answer(
         not_in_article,
         took: started.elapsed(),
     };
-    let text = query::truncate_chars(question, settings.max_question_chars);
-    let mut analysed = query::analyse(text, synonyms, settings.max_query_terms);
-    if analysed.concepts.is_empty() && analysed.reference_number.is_none() {
+    let Some(candidates) = candidates(context, question) else {
         return finish(
             Verdict::Abstained(AbstainReason::NoSearchableWords),
             Vec::new(),
             Vec::new(),
         );
+    };
+    let Candidates {
+        ranked,
+        features,
+        not_in_article,
+        reference_number,
+    } = candidates;
+    if ranked.is_empty() {
+        let reason = if not_in_article.is_empty() {
+            AbstainReason::NoMatch
+        } else {
+            AbstainReason::NotInArticle
+        };
+        return finish(Verdict::Abstained(reason), Vec::new(), not_in_article);
+    }
+    // "reference 15" names what it wants: no decision to make.
+    if reference_number.is_none() && !context.model().answers(&features) {
+        let reason = if not_in_article.is_empty() {
+            AbstainReason::WeakEvidence
+        } else {
+            AbstainReason::NotInArticle
+        };
+        return finish(Verdict::Abstained(reason), Vec::new(), not_in_article);
+    }
+    let best_score = ranked[0].score;
+    let show_margin = context.model().show_margin();
+    let hits = ranked
+        .into_iter()
+        .take(top)
+        .map(|candidate| Hit {
+            best_sentences: candidate.best_sentences,
+            score: candidate.score,
+            coverage: candidate.features.coverage,
+            answers_too: best_score - candidate.score <= show_margin,
+            passage: candidate.analysed.passage.clone(),
+        })
+        .collect();
+    finish(Verdict::Answered, hits, not_in_article)
+}
+
+impl Context<'_> {
+    fn model(&self) -> &crate::ranker::Model {
+        self.ranker.model(self.meaning.is_some())
+    }
+}
+
+/// Every candidate of a question with its features, ranked, and what the decision to answer
+/// sees. `None` when the question has no searchable words.
+pub struct Candidates {
+    ranked: Vec<Ranked>,
+    pub features: QuestionFeatures,
+    /// Specific terms of the question (treatments, doses…) the corpus never mentions.
+    pub not_in_article: Vec<String>,
+    reference_number: Option<u32>,
+}
+
+impl Candidates {
+    /// Each candidate's passage, features and raw BM25 score, best first (for
+    /// scripts/train.py).
+    pub fn each(&self) -> impl Iterator<Item = (&Passage, &CandidateFeatures, f32)> {
+        self.ranked
+            .iter()
+            .map(|r| (r.analysed.passage.as_ref(), &r.features, r.bm25))
+    }
+}
+
+/// Fetches, describes and ranks the candidates of `question`. Public for the training data
+/// command (`citebot train-data`), which needs every candidate, answered or not.
+pub fn candidates(context: &Context<'_>, question: &str) -> Option<Candidates> {
+    let Context {
+        open,
+        cache,
+        vocabulary,
+        settings,
+        meaning,
+        ..
+    } = *context;
+    let text = query::truncate_chars(question, settings.max_question_chars);
+    let mut analysed = query::analyse(text, vocabulary, settings.max_query_terms);
+    if analysed.concepts.is_empty() && analysed.reference_number.is_none() {
+        return None;
     }
 
     let searcher = open.reader.searcher();
@@ -424,64 +536,121 @@ pub fn answer(
     }
     let not_in_article: Vec<String> = concepts
         .iter()
-        .filter(|c| !c.known && synonyms.is_specific_term(&c.concept.stem))
+        .filter(|c| !c.known && vocabulary.is_specific_term(&c.concept.stem))
         .map(|c| c.concept.word.clone())
         .collect();
-    if !not_in_article.is_empty() && analysed.reference_number.is_none() {
-        return finish(
-            Verdict::Abstained(AbstainReason::NotInArticle),
-            Vec::new(),
-            not_in_article,
-        );
-    }
     let query = build_query(&searcher, fields, &concepts, settings, cache);
-    let limit = settings.candidates.max(top);
     // Every clause carries a weight computed beforehand from the cached statistics
     // (`SearchCache::term_weight`), so a plain search needs no statistics of its own.
-    let candidates = match searcher.search(&query, &TopDocs::with_limit(limit)) {
-        Ok(candidates) => candidates,
+    let mut fetched = match searcher.search(&query, &TopDocs::with_limit(settings.candidates)) {
+        Ok(fetched) => fetched,
         Err(error) => {
             tracing::warn!(%error, "search failed");
             Vec::new()
         }
     };
+    // The passages nearest in meaning join BM25's, so a question in other words than the
+    // article's can still reach its answer.
+    if let Some(meaning) = meaning {
+        for &(address, _) in meaning.nearest() {
+            if !fetched.iter().any(|&(_, a)| a == address) {
+                fetched.push((0.0, address));
+            }
+        }
+    }
     let mut ranked = rank(
-        &searcher, fields, cache, &concepts, &analysed, candidates, settings,
+        &searcher, fields, cache, &concepts, &analysed, fetched, context,
     );
+    let names = article_names(open, cache);
+    keep_named_articles(&mut ranked, &concepts, &names);
     if let Some(number) = analysed.reference_number {
         promote_reference(&searcher, fields, cache, &mut ranked, number);
     }
-
     if tracing::enabled!(tracing::Level::DEBUG) {
         for candidate in ranked.iter().take(5) {
-            tracing::debug!(id = %candidate.analysed.passage.id, score = candidate.score, coverage = candidate.coverage, "candidate");
+            tracing::debug!(id = %candidate.analysed.passage.id, score = candidate.score, features = ?candidate.features, "candidate");
         }
     }
-    let Some(best) = ranked.first() else {
-        return finish(
-            Verdict::Abstained(AbstainReason::NoMatch),
-            Vec::new(),
-            not_in_article,
-        );
+    let total_weight: f32 = concepts.iter().map(|c| c.idf).sum::<f32>().max(1e-6);
+    let unknown: f32 = concepts.iter().filter(|c| !c.known).map(|c| c.idf).sum();
+    let top = ranked.first();
+    let features = QuestionFeatures {
+        top_score: top.map_or(0.0, |r| r.score),
+        margin: match (ranked.first(), ranked.get(1)) {
+            (Some(first), Some(second)) => first.score - second.score,
+            _ => 0.0,
+        },
+        top_coverage: top.map_or(0.0, |r| r.features.coverage),
+        top_text_coverage: top.map_or(0.0, |r| r.features.text_coverage),
+        top_sentence_coverage: top.map_or(0.0, |r| r.features.sentence_coverage),
+        top_bigrams: top.map_or(0.0, |r| r.features.bigrams),
+        unknown_share: unknown / total_weight,
+        missing_specific: f32::from(!not_in_article.is_empty()),
+        words: (1.0 + concepts.len() as f32).ln(),
+        wants_citation: f32::from(analysed.wants_citation),
+        top_meaning: top.map_or(0.0, |r| r.features.meaning),
+        best_meaning: meaning.map_or(0.0, QuestionMeaning::best),
+        top_bm25: top.map_or(0.0, |r| r.bm25.ln_1p()),
     };
-    if best.coverage < settings.min_coverage && analysed.reference_number.is_none() {
-        return finish(
-            Verdict::Abstained(AbstainReason::WeakEvidence),
-            Vec::new(),
-            not_in_article,
-        );
+    Some(Candidates {
+        ranked,
+        features,
+        not_in_article,
+        reference_number: analysed.reference_number,
+    })
+}
+
+/// The names of each article (its title and other names), as stem sets, fixed for a
+/// generation.
+fn article_names(open: &OpenIndex, cache: &SearchCache) -> Arc<Vec<(String, Vec<StemSet>)>> {
+    if let Some(names) = read(&cache.article_names).as_ref() {
+        return Arc::clone(names);
     }
-    let hits = ranked
-        .into_iter()
-        .take(top)
-        .map(|candidate| Hit {
-            best_sentences: candidate.best_sentences,
-            score: candidate.score,
-            coverage: candidate.coverage,
-            passage: candidate.analysed.passage.clone(),
+    let names: Vec<(String, Vec<StemSet>)> = open
+        .article_records()
+        .iter()
+        .map(|record| {
+            let sets = std::iter::once(&record.info.title)
+                .chain(&record.aliases)
+                .map(|name| stem_set(&[name.as_str()]))
+                .filter(|set| !set.0.is_empty())
+                .collect();
+            (record.info.slug.clone(), sets)
         })
         .collect();
-    finish(Verdict::Answered, hits, not_in_article)
+    let names = Arc::new(names);
+    *write(&cache.article_names) = Some(Arc::clone(&names));
+    names
+}
+
+/// A question that names one or more articles' subjects (a title or another name, every word
+/// of it) is answered from those articles only: "how is morphea treated?" must never get a
+/// passage about another condition, however well its words match. With one article in the
+/// corpus there is nothing to choose.
+fn keep_named_articles(
+    ranked: &mut Vec<Ranked>,
+    concepts: &[WeightedConcept],
+    names: &[(String, Vec<StemSet>)],
+) {
+    if names.len() < 2 {
+        return;
+    }
+    let asked: Vec<StemId> = concepts
+        .iter()
+        .map(|c| StemId::of(&c.concept.stem))
+        .collect();
+    let named: Vec<&str> = names
+        .iter()
+        .filter(|(_, sets)| {
+            sets.iter()
+                .any(|set| set.0.iter().all(|id| asked.contains(id)))
+        })
+        .map(|(slug, _)| slug.as_str())
+        .collect();
+    if named.is_empty() {
+        return;
+    }
+    ranked.retain(|r| named.contains(&r.analysed.passage.article.as_str()));
 }
 
 fn weigh_concepts(
@@ -700,8 +869,11 @@ fn build_query(
 /// A candidate after re-ranking.
 struct Ranked {
     analysed: Arc<AnalysedPassage>,
+    address: DocAddress,
+    /// The raw BM25 score (0 for a candidate only the meaning step found).
+    bm25: f32,
+    features: CandidateFeatures,
     score: f32,
-    coverage: f32,
     best_sentences: Vec<usize>,
 }
 
@@ -734,10 +906,23 @@ fn passage_match(concept: &WeightedConcept, passage: &AnalysedPassage) -> f32 {
     if in_text >= 1.0 {
         return in_text;
     }
-    let in_headings = concept_match_where(concept, |id| {
+    in_text.max(0.7 * heading_match(concept, passage))
+}
+
+fn heading_match(concept: &WeightedConcept, passage: &AnalysedPassage) -> f32 {
+    concept_match_where(concept, |id| {
         passage.stems.contains(id) || passage.heading_stems.contains(id)
+    })
+}
+
+/// Orders candidates best first: by score, then by their place in the index, so equal scores
+/// come out the same way in every process.
+fn sort_ranked(ranked: &mut [Ranked]) {
+    ranked.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.address.cmp(&b.address))
     });
-    in_text.max(0.7 * in_headings)
 }
 
 fn rank(
@@ -747,7 +932,7 @@ fn rank(
     concepts: &[WeightedConcept],
     analysed: &AnalysedQuestion,
     candidates: Vec<(f32, DocAddress)>,
-    settings: &SearchSettings,
+    context: &Context<'_>,
 ) -> Vec<Ranked> {
     let max_bm25 = candidates
         .iter()
@@ -760,59 +945,96 @@ fn rank(
         .filter(|c| !(analysed.wants_citation && c.concept.is_cue))
         .collect();
     let total_weight: f32 = content.iter().map(|c| c.idf).sum::<f32>().max(1e-6);
+    // The question's adjacent informative words, in its order.
+    let question_bigrams: Vec<StemId> = content
+        .windows(2)
+        .map(|pair| {
+            bigram_id(
+                StemId::of(&pair[0].concept.stem),
+                StemId::of(&pair[1].concept.stem),
+            )
+        })
+        .collect();
+    let model = context.model();
 
     let mut ranked: Vec<Ranked> = Vec::with_capacity(candidates.len());
-    for (bm25, address) in candidates {
+    for (bm25_position, (bm25, address)) in candidates.into_iter().enumerate() {
         let Some(passage) = cache.get(searcher, fields, address) else {
             continue;
         };
+        let text_covered: f32 = content
+            .iter()
+            .map(|c| c.idf * concept_match(c, &passage.stems))
+            .sum();
         let covered: f32 = content
             .iter()
             .map(|c| c.idf * passage_match(c, &passage))
             .sum();
-        let coverage = covered / total_weight;
         let (best_sentences, best_sentence_weight) = best_sentences(&passage, &content);
-        // One sentence that holds the question's words together answers more surely than
-        // the same words scattered over a paragraph.
-        let sentence_coverage = best_sentence_weight / total_weight;
         let is_lead =
             passage.passage.section_path.0.is_empty() && passage.passage.kind == PassageKind::Body;
         let is_reference = !matches!(passage.passage.kind, PassageKind::Body | PassageKind::Note);
-        let kind_factor = match (is_reference, analysed.wants_citation) {
-            (true, false) => 0.35,
-            (false, true) => 0.8,
-            _ => 1.0,
-        };
-        // A list introduction whose list was lost in the copy ("…the following types:")
-        // names a topic but answers nothing by itself.
-        let list_factor = if passage.is_lost_list_intro { 0.6 } else { 1.0 };
-        // The lead summarises the whole article: a small prior for it breaks ties between a
-        // general question's equally good matches in favour of the summary.
         // A question that only names the article's subject ("what is calcinosis cutis?") is
         // asked of the article as a whole: its lead, the definition, answers it.
         let names_only_subject = !content.is_empty()
             && content
                 .iter()
                 .all(|c| concept_match(c, &passage.title_stems) > 0.0);
-        let lead = match (is_lead, names_only_subject) {
-            (true, true) => 1.0,
-            (true, false) => settings.lead_bonus,
-            (false, _) => 0.0,
+        let held_bigrams = question_bigrams
+            .iter()
+            .filter(|&&id| passage.bigrams.contains(id))
+            .count();
+        let similarity = context
+            .meaning
+            .zip(passage.ordinal)
+            .and_then(|(meaning, ordinal)| meaning.similarity(ordinal));
+        let fetched_by_bm25 = bm25 > 0.0;
+        let features = CandidateFeatures {
+            bm25: bm25 / max_bm25,
+            bm25_rank: if fetched_by_bm25 {
+                1.0 / (1.0 + bm25_position as f32)
+            } else {
+                0.0
+            },
+            coverage: covered / total_weight,
+            text_coverage: text_covered / total_weight,
+            heading_coverage: (covered - text_covered).max(0.0) / total_weight,
+            sentence_coverage: best_sentence_weight / total_weight,
+            bigrams: if question_bigrams.is_empty() {
+                0.0
+            } else {
+                held_bigrams as f32 / question_bigrams.len() as f32
+            },
+            lead: f32::from(is_lead),
+            subject_lead: f32::from(is_lead && names_only_subject),
+            reference_unwanted: f32::from(is_reference && !analysed.wants_citation),
+            reference_wanted: f32::from(is_reference && analysed.wants_citation),
+            lost_list_intro: f32::from(passage.is_lost_list_intro),
+            length: (1.0 + passage.words as f32).ln() / 6.0,
+            meaning: similarity.map_or(0.0, |(value, _)| value),
+            meaning_gap: 0.0,
+            meaning_rank: similarity.map_or(0.0, |(_, rank)| 1.0 / (1.0 + rank as f32)),
         };
-        let score = (settings.bm25_weight * bm25 / max_bm25
-            + coverage
-            + settings.sentence_weight * sentence_coverage
-            + lead)
-            * kind_factor
-            * list_factor;
         ranked.push(Ranked {
             analysed: passage,
-            score,
-            coverage,
+            address,
+            bm25,
+            features,
+            score: 0.0,
             best_sentences,
         });
     }
-    ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let best_meaning = ranked
+        .iter()
+        .map(|r| r.features.meaning)
+        .fold(f32::MIN, f32::max);
+    for candidate in &mut ranked {
+        if context.meaning.is_some() {
+            candidate.features.meaning_gap = candidate.features.meaning - best_meaning;
+        }
+        candidate.score = model.score(&candidate.features);
+    }
+    sort_ranked(&mut ranked);
 
     if analysed.wants_citation {
         follow_citations(searcher, fields, cache, &mut ranked, &content, total_weight);
@@ -821,7 +1043,10 @@ fn rank(
 }
 
 /// For a question about a cited work ("which journal was the scrotal case in?"), the work is
-/// the one cited by the best body passage's answering sentence: its reference entry goes first.
+/// one cited by the best body passage: its entries go first, the ones cited by the answering
+/// sentence before the others, then the ones whose own text matches the question more. When
+/// the ranker already put a reference entry above every body passage (the question named its
+/// authors, title or journal), that entry stands.
 fn follow_citations(
     searcher: &tantivy::Searcher,
     fields: &Fields,
@@ -832,22 +1057,17 @@ fn follow_citations(
 ) {
     let Some(best_body) = ranked
         .iter()
-        .find(|r| matches!(r.analysed.passage.kind, PassageKind::Body))
+        .position(|r| matches!(r.analysed.passage.kind, PassageKind::Body))
     else {
         return;
     };
-    let best_reference_score = ranked
+    if ranked[..best_body]
         .iter()
-        .filter(|r| matches!(r.analysed.passage.kind, PassageKind::Reference(_)))
-        .map(|r| r.score)
-        .fold(0.0f32, f32::max);
-    // A reference matched on its own words (authors, title, journal) beats one reached only
-    // through the body passage when it is clearly stronger.
-    if best_reference_score > best_body.score * 1.25 {
+        .any(|r| matches!(r.analysed.passage.kind, PassageKind::Reference(_)))
+    {
         return;
     }
-    // Every work the answering passage cites is a candidate; the ones cited by its answering
-    // sentence, and the ones whose own entry matches the question, come first.
+    let best_body = &ranked[best_body];
     let by_best_sentence: Vec<u32> = best_body
         .best_sentences
         .iter()
@@ -862,47 +1082,48 @@ fn follow_citations(
         .map(|n| n.0)
         .collect();
     let article = best_body.analysed.passage.article.clone();
-    let body_coverage = best_body.coverage;
-    let lead_score = ranked.first().map(|r| r.score).unwrap_or(0.0);
+    let body_features = best_body.features;
+    let mut followed: Vec<(bool, f32, usize, Ranked)> = Vec::new();
     for (position, number) in cited.into_iter().enumerate() {
-        let existing = ranked.iter().position(|r| {
+        let is_entry = |r: &Ranked| {
             r.analysed.passage.article == article
                 && r.analysed.passage.kind
                     == PassageKind::Reference(crate::citation::RefNumber(number))
-        });
-        let analysed = match existing {
-            Some(index) => Arc::clone(&ranked[index].analysed),
+        };
+        let entry = match ranked.iter().position(is_entry) {
+            Some(index) => ranked.remove(index),
             None => match fetch_reference(searcher, fields, cache, &article, number) {
-                Some(analysed) => analysed,
+                Some((address, analysed)) => Ranked {
+                    analysed,
+                    address,
+                    bm25: 0.0,
+                    // What answers is the body passage that cites it.
+                    features: body_features,
+                    score: 0.0,
+                    best_sentences: vec![0],
+                },
                 None => continue,
             },
         };
         let own: f32 = content
             .iter()
-            .map(|c| c.idf * passage_match(c, &analysed))
+            .map(|c| c.idf * passage_match(c, &entry.analysed))
             .sum::<f32>()
             / total_weight;
-        let sentence_bonus = if by_best_sentence.contains(&number) {
-            0.25
-        } else {
-            0.0
-        };
-        let boost = lead_score + 1.0 + own + sentence_bonus - position as f32 * 0.001;
-        match existing {
-            Some(index) => {
-                let found = &mut ranked[index];
-                found.score = found.score.max(boost);
-                found.coverage = found.coverage.max(body_coverage);
-            }
-            None => ranked.push(Ranked {
-                coverage: body_coverage,
-                analysed,
-                score: boost,
-                best_sentences: vec![0],
-            }),
-        }
+        followed.push((by_best_sentence.contains(&number), own, position, entry));
     }
-    ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+    followed.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.total_cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+    });
+    let top_score = ranked.first().map_or(0.0, |r| r.score);
+    let count = followed.len();
+    for (place, (_, _, _, mut entry)) in followed.into_iter().enumerate().rev() {
+        // Scores stay in rank order: just above the rest, in the order chosen above.
+        entry.score = top_score.max(entry.score) + (count - place) as f32 * 1e-3;
+        ranked.insert(0, entry);
+    }
 }
 
 fn fetch_reference(
@@ -911,7 +1132,7 @@ fn fetch_reference(
     cache: &SearchCache,
     article: &str,
     number: u32,
-) -> Option<Arc<AnalysedPassage>> {
+) -> Option<(DocAddress, Arc<AnalysedPassage>)> {
     let id = format!("{article}#ref{number}");
     let query = TermQuery::new(
         Term::from_field_text(fields.id, &id),
@@ -919,7 +1140,7 @@ fn fetch_reference(
     );
     let top = searcher.search(&query, &TopDocs::with_limit(1)).ok()?;
     let (_, address) = top.first()?;
-    cache.get(searcher, fields, *address)
+    Some((*address, cache.get(searcher, fields, *address)?))
 }
 
 /// "reference 15": that entry first (of the best-ranked article, or the first article).
@@ -937,17 +1158,23 @@ fn promote_reference(
     let Some(article) = article else {
         return;
     };
-    let Some(analysed) = fetch_reference(searcher, fields, cache, &article, number) else {
+    let Some((address, analysed)) = fetch_reference(searcher, fields, cache, &article, number)
+    else {
         return;
     };
     ranked.retain(|r| r.analysed.passage.id != analysed.passage.id);
-    let score = ranked.first().map(|r| r.score).unwrap_or(0.0) + 1.0;
+    let score = ranked.first().map_or(0.0, |r| r.score) + 1.0;
     ranked.insert(
         0,
         Ranked {
             analysed,
+            address,
+            bm25: 0.0,
+            features: CandidateFeatures {
+                coverage: 1.0,
+                ..CandidateFeatures::default()
+            },
             score,
-            coverage: 1.0,
             best_sentences: vec![0],
         },
     );

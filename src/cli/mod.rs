@@ -77,6 +77,10 @@ pub enum Command {
     )]
     #[cfg(feature = "discord")]
     Feedback(FeedbackArgs),
+    /// For scripts/train.py: every candidate of each question on standard input (one per
+    /// line) with the features the ranker sees, one JSON object per line.
+    #[command(hide = true)]
+    TrainData,
 }
 
 #[cfg(feature = "discord")]
@@ -211,6 +215,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             eval::run(&engine, &args, out)?;
             Ok(Outcome::Done)
         }
+        Command::TrainData => {
+            let engine = open_engine(&config)?;
+            write_training_data(&engine, std::io::stdin().lock(), out)?;
+            Ok(Outcome::Done)
+        }
         #[cfg(feature = "discord")]
         Command::Bot => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -228,6 +237,43 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
     }
+}
+
+/// `citebot train-data`: for each question line, the decision's features and every
+/// candidate's, with the passage text the trainer matches evidence against.
+fn write_training_data(
+    engine: &Engine,
+    input: impl BufRead,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    use crate::ranker::QuestionFeatures;
+    let meaning = engine.uses_meaning();
+    for line in input.lines() {
+        let line = line?;
+        let row = match engine.candidates(&line) {
+            Some(found) => serde_json::json!({
+                "meaning": meaning,
+                "question_features": found.features.values(),
+                "not_in_article": found.not_in_article,
+                "candidates": found.each().map(|(passage, features, bm25)| serde_json::json!({
+                    "id": passage.id,
+                    "text": passage.text,
+                    "refs": passage.refs().iter().map(|n| n.0).collect::<Vec<_>>(),
+                    "features": features.values(),
+                    "bm25_raw": bm25,
+                })).collect::<Vec<_>>(),
+            }),
+            None => serde_json::json!({
+                "meaning": meaning,
+                "question_features": QuestionFeatures::default().values(),
+                "not_in_article": [],
+                "candidates": [],
+            }),
+        };
+        serde_json::to_writer(&mut *out, &row)?;
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// Opens the engine, telling the user on stderr when the index had to be (re)built first.

@@ -1,0 +1,373 @@
+//! The learned part of answering: how candidate passages are ordered, whether citebot answers
+//! at all, and when a second passage is shown beside the first.
+//!
+//! Nothing here is set by hand. `scripts/train.py` fits the weights on the tuning part of the
+//! shared evaluation sets (`eval/split.toml`) from the features below, which mean the same on
+//! any article, and writes `data/ranker.json` with its training report beside it
+//! (`data/ranker-report.md`). That file is compiled into the binary as the default, so a fresh
+//! clone ranks with it; `ranker_file` in config.toml loads another one at start.
+//!
+//! Two models are shipped: one for an index with sentence embeddings (the meaning step,
+//! `src/meaning.rs`) and one over words only, used when the embedding model is not installed.
+//! The words-only model is trained on the same questions with the meaning features absent, so
+//! the fallback is a measured, documented quality (docs/quality.md), not a silent drop.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// What the ranker knows of one candidate passage for one question. Every value is a share,
+/// a rank transform or a flag, so it means the same on an article of any size or subject.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CandidateFeatures {
+    /// BM25 over text, headings and title, relative to the best candidate's (0 when the
+    /// candidate came from the meaning step only).
+    pub bm25: f32,
+    /// 1 / (1 + rank) in BM25's order; 0 when BM25 did not fetch it.
+    pub bm25_rank: f32,
+    /// Share of the question's informative words (each weighted by rarity) the passage holds,
+    /// in its text or (for less) only in its headings.
+    pub coverage: f32,
+    /// The same, counting the text only.
+    pub text_coverage: f32,
+    /// The share held only by the section headings and the title.
+    pub heading_coverage: f32,
+    /// The best single sentence's coverage.
+    pub sentence_coverage: f32,
+    /// Share of the question's adjacent word pairs that are adjacent in the passage too.
+    pub bigrams: f32,
+    /// The passage is in the lead (the article's own summary).
+    pub lead: f32,
+    /// The question names only the article's subject, and this is the lead.
+    pub subject_lead: f32,
+    /// A References-list entry, for a question that is not about the cited works.
+    pub reference_unwanted: f32,
+    /// A References-list entry, for a question about the cited works.
+    pub reference_wanted: f32,
+    /// A list introduction whose list the plain-text copy lost ("…such as: [3]").
+    pub lost_list_intro: f32,
+    /// ln(1 + words) / 6: long passages hold more words by chance.
+    pub length: f32,
+    /// Cosine similarity of the question's and the passage's sentence embeddings.
+    pub meaning: f32,
+    /// `meaning` minus the best candidate's.
+    pub meaning_gap: f32,
+    /// 1 / (1 + rank) by meaning among all passages of the corpus.
+    pub meaning_rank: f32,
+}
+
+/// What the decision to answer sees: the best candidate after ranking, and the question.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QuestionFeatures {
+    /// The ranker's score of the best candidate.
+    pub top_score: f32,
+    /// Its lead over the second candidate.
+    pub margin: f32,
+    pub top_coverage: f32,
+    pub top_text_coverage: f32,
+    pub top_sentence_coverage: f32,
+    pub top_bigrams: f32,
+    /// Share of the question's informative weight in words the corpus never uses.
+    pub unknown_share: f32,
+    /// The question names a specific thing (a treatment, a dose, a cost…; from the
+    /// vocabulary) the corpus never mentions.
+    pub missing_specific: f32,
+    /// ln(1 + informative words of the question).
+    pub words: f32,
+    /// The question asks about the cited works.
+    pub wants_citation: f32,
+    pub top_meaning: f32,
+    /// The best meaning similarity of any passage in the corpus.
+    pub best_meaning: f32,
+    /// ln(1 + the best candidate's raw BM25 score).
+    pub top_bm25: f32,
+}
+
+impl CandidateFeatures {
+    /// Names in the order of [`CandidateFeatures::values`]; the ranker file must list the same.
+    pub const NAMES: [&'static str; 16] = [
+        "bm25",
+        "bm25_rank",
+        "coverage",
+        "text_coverage",
+        "heading_coverage",
+        "sentence_coverage",
+        "bigrams",
+        "lead",
+        "subject_lead",
+        "reference_unwanted",
+        "reference_wanted",
+        "lost_list_intro",
+        "length",
+        "meaning",
+        "meaning_gap",
+        "meaning_rank",
+    ];
+
+    pub fn values(&self) -> [f32; 16] {
+        [
+            self.bm25,
+            self.bm25_rank,
+            self.coverage,
+            self.text_coverage,
+            self.heading_coverage,
+            self.sentence_coverage,
+            self.bigrams,
+            self.lead,
+            self.subject_lead,
+            self.reference_unwanted,
+            self.reference_wanted,
+            self.lost_list_intro,
+            self.length,
+            self.meaning,
+            self.meaning_gap,
+            self.meaning_rank,
+        ]
+    }
+}
+
+impl QuestionFeatures {
+    /// Names in the order of [`QuestionFeatures::values`].
+    pub const NAMES: [&'static str; 13] = [
+        "top_score",
+        "margin",
+        "top_coverage",
+        "top_text_coverage",
+        "top_sentence_coverage",
+        "top_bigrams",
+        "unknown_share",
+        "missing_specific",
+        "words",
+        "wants_citation",
+        "top_meaning",
+        "best_meaning",
+        "top_bm25",
+    ];
+
+    pub fn values(&self) -> [f32; 13] {
+        [
+            self.top_score,
+            self.margin,
+            self.top_coverage,
+            self.top_text_coverage,
+            self.top_sentence_coverage,
+            self.top_bigrams,
+            self.unknown_share,
+            self.missing_specific,
+            self.words,
+            self.wants_citation,
+            self.top_meaning,
+            self.best_meaning,
+            self.top_bm25,
+        ]
+    }
+}
+
+/// A linear score over features: weights and a bias.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Linear {
+    weights: Vec<f32>,
+    bias: f32,
+}
+
+impl Linear {
+    fn apply(&self, values: &[f32]) -> f32 {
+        // A fixed order of additions: the same score, to the bit, in every process.
+        self.weights
+            .iter()
+            .zip(values)
+            .fold(self.bias, |sum, (weight, value)| sum + weight * value)
+    }
+
+    fn check(&self, expected: usize, what: &str) -> std::result::Result<(), String> {
+        if self.weights.len() != expected {
+            return Err(format!(
+                "{what} has {} weights for {expected} features",
+                self.weights.len()
+            ));
+        }
+        if !self.bias.is_finite() || self.weights.iter().any(|w| !w.is_finite()) {
+            return Err(format!("{what} has a weight that is not a finite number"));
+        }
+        Ok(())
+    }
+}
+
+/// One trained model: ranking, the answer/abstain decision, and the margin under which the
+/// second passage is shown too.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    rank: Linear,
+    /// Logistic regression over [`QuestionFeatures`]: the probability that the best passage
+    /// answers.
+    answer: Linear,
+    /// Answer when the probability is at least this.
+    answer_threshold: f32,
+    /// Show the second passage too when its score is within this of the first's.
+    show_margin: f32,
+}
+
+impl Model {
+    /// The candidate's score; higher ranks first.
+    pub fn score(&self, features: &CandidateFeatures) -> f32 {
+        self.rank.apply(&features.values())
+    }
+
+    /// The probability that the best passage answers the question.
+    pub fn answer_probability(&self, features: &QuestionFeatures) -> f32 {
+        let logit = self.answer.apply(&features.values());
+        1.0 / (1.0 + (-logit).exp())
+    }
+
+    /// Whether the article answers.
+    pub fn answers(&self, features: &QuestionFeatures) -> bool {
+        self.answer_probability(features) >= self.answer_threshold
+    }
+
+    /// The score margin under which a second passage answers about as well as the first.
+    pub fn show_margin(&self) -> f32 {
+        self.show_margin
+    }
+}
+
+/// The ranker file: both models, and the feature names they were trained on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RankerFile {
+    format: u32,
+    candidate_features: Vec<String>,
+    question_features: Vec<String>,
+    /// With sentence embeddings.
+    meaning: Model,
+    /// Words only: the meaning features are zero.
+    words: Model,
+    /// What it was trained on, for people (the report has the numbers).
+    #[allow(dead_code)]
+    trained_on: String,
+}
+
+const FORMAT: u32 = 1;
+
+/// The shipped ranker, trained by scripts/train.py.
+const BUILTIN: &str = include_str!("../data/ranker.json");
+
+/// Both trained models.
+#[derive(Debug, Clone)]
+pub struct Ranker {
+    meaning: Model,
+    words: Model,
+}
+
+impl Ranker {
+    /// The ranker shipped in `data/ranker.json`.
+    pub fn builtin() -> Ranker {
+        // The shipped file is checked by a unit test, so this never fails in a release.
+        Ranker::parse(BUILTIN).unwrap_or_else(|message| {
+            panic!("data/ranker.json compiled into citebot is invalid: {message}")
+        })
+    }
+
+    /// Reads a ranker file written by `scripts/train.py`.
+    pub fn load(path: &Path) -> Result<Ranker> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ranker::parse(&text).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message: format!("{message}; retrain it with scripts/train.py"),
+        })
+    }
+
+    fn parse(text: &str) -> std::result::Result<Ranker, String> {
+        let file: RankerFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if file.format != FORMAT {
+            return Err(format!(
+                "ranker format {} (this citebot reads {FORMAT})",
+                file.format
+            ));
+        }
+        if file.candidate_features != CandidateFeatures::NAMES {
+            return Err(format!(
+                "trained on candidate features {:?}, this citebot computes {:?}",
+                file.candidate_features,
+                CandidateFeatures::NAMES
+            ));
+        }
+        if file.question_features != QuestionFeatures::NAMES {
+            return Err(format!(
+                "trained on question features {:?}, this citebot computes {:?}",
+                file.question_features,
+                QuestionFeatures::NAMES
+            ));
+        }
+        for (model, name) in [(&file.meaning, "meaning"), (&file.words, "words")] {
+            model
+                .rank
+                .check(CandidateFeatures::NAMES.len(), &format!("{name}.rank"))?;
+            model
+                .answer
+                .check(QuestionFeatures::NAMES.len(), &format!("{name}.answer"))?;
+        }
+        Ok(Ranker {
+            meaning: file.meaning,
+            words: file.words,
+        })
+    }
+
+    /// The model for an index with sentence embeddings, or for words only.
+    pub fn model(&self, with_meaning: bool) -> &Model {
+        if with_meaning {
+            &self.meaning
+        } else {
+            &self.words
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_ranker_reads() {
+        Ranker::parse(BUILTIN).expect("data/ranker.json is valid");
+    }
+
+    #[test]
+    fn a_file_for_other_features_is_refused_by_name() {
+        let text = BUILTIN.replacen("\"bm25_rank\"", "\"bm25_position\"", 1);
+        let message = Ranker::parse(&text).expect_err("other features");
+        assert!(message.contains("bm25_position"), "{message}");
+    }
+
+    #[test]
+    fn scores_are_the_weighted_sum() {
+        let model: Model = serde_json::from_str(
+            r#"{"rank": {"weights": [2.0, 1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "bias": 0.5},
+                "answer": {"weights": [1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "bias": -1.0},
+                "answer_threshold": 0.5, "show_margin": 0.1}"#,
+        )
+        .expect("model");
+        let features = CandidateFeatures {
+            bm25: 1.0,
+            bm25_rank: 0.5,
+            ..CandidateFeatures::default()
+        };
+        assert_eq!(model.score(&features), 3.0);
+        let weak = QuestionFeatures {
+            top_score: 0.5,
+            ..QuestionFeatures::default()
+        };
+        let strong = QuestionFeatures {
+            top_score: 2.0,
+            ..QuestionFeatures::default()
+        };
+        assert!(!model.answers(&weak));
+        assert!(model.answers(&strong));
+    }
+}
