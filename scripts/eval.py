@@ -342,8 +342,39 @@ def fmt(x) -> str:
     return "     -" if x is None else f"{x:6.3f}"
 
 
-def print_tables(report: dict, show_kinds: bool) -> None:
+def kind_cells(row: dict, kinds: list[str]) -> list:
+    """R@1 of each kind, and for unanswerable questions (whose only number it is) Abstain."""
+    cells = []
+    for k in kinds:
+        s = row["by_kind"].get(k)
+        cells.append(None if s is None else s.get(
+            "abstention_rate" if k == "unanswerable" else "recall@1"))
+    return cells
+
+
+def print_tables(report: dict, show_kinds: bool, markdown: bool) -> None:
     rows = report["rows"]
+    # squad questions are all one kind; the by-kind table is for the medical sets.
+    kind_rows = [r for r in rows if r["set"] != "squad"]
+    kinds = [k for k in KIND_ORDER if any(k in r["by_kind"] for r in kind_rows)]
+    labels = ["Abstain" if k == "unanswerable" else k for k in kinds]
+    if markdown:
+        print("| set | part | system | n | " + " | ".join(c for c, _ in COLUMNS) + " |")
+        print("|---|---|---|---:|" + "---:|" * len(COLUMNS))
+        for r in rows:
+            o = r["overall"]
+            name = "**citebot**" if r["system"] == "citebot" else r["system"]
+            print(f"| {r['set']} | {r['part']} | {name} | {o['n']} | "
+                  + " | ".join(fmt(o.get(k)).strip() for _, k in COLUMNS) + " |")
+        if show_kinds and kinds:
+            print("\nR@1 by kind (unanswerable: Abstain), medical sets:\n")
+            print("| set | part | system | " + " | ".join(labels) + " |")
+            print("|---|---|---|" + "---:|" * len(kinds))
+            for r in kind_rows:
+                name = "**citebot**" if r["system"] == "citebot" else r["system"]
+                print(f"| {r['set']} | {r['part']} | {name} | "
+                      + " | ".join(fmt(v).strip() for v in kind_cells(r, kinds)) + " |")
+        return
     head = f"{'set':<17} {'part':<9} {'system':<13} {'n':>5}  " + " ".join(
         f"{c:>6}" for c, _ in COLUMNS)
     print(head)
@@ -356,27 +387,15 @@ def print_tables(report: dict, show_kinds: bool) -> None:
         o = r["overall"]
         print(f"{r['set']:<17} {r['part']:<9} {r['system']:<13} {o['n']:>5}  "
               + " ".join(fmt(o.get(k)) for _, k in COLUMNS))
-    if not show_kinds:
-        return
-    kinds = [k for k in KIND_ORDER if any(k in r["by_kind"] for r in rows if r["set"] != "squad")]
-    if not kinds:
+    if not show_kinds or not kinds:
         return
     print("\nR@1 by kind (unanswerable: Abstain), medical sets")
-    # The unanswerable kind's only number is its abstention rate.
-    labels = ["Abstain" if k == "unanswerable" else k for k in kinds]
     head = f"{'set':<17} {'part':<9} {'system':<13} " + " ".join(f"{k:>8}" for k in labels)
     print(head)
     print("-" * len(head))
-    for r in rows:
-        if r["set"] == "squad":
-            continue
-        cells = []
-        for k in kinds:
-            s = r["by_kind"].get(k)
-            value = None if s is None else s.get(
-                "abstention_rate" if k == "unanswerable" else "recall@1")
-            cells.append(f"{fmt(value):>8}")
-        print(f"{r['set']:<17} {r['part']:<9} {r['system']:<13} " + " ".join(cells))
+    for r in kind_rows:
+        print(f"{r['set']:<17} {r['part']:<9} {r['system']:<13} "
+              + " ".join(f"{fmt(v):>8}" for v in kind_cells(r, kinds)))
 
 
 def keep_per_question(keep: Path, runs: list[CorpusRun], results, scores, systems) -> None:
@@ -437,6 +456,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--peer-list", default=",".join(PEERS),
                     help=f"which peers with --peers (default {','.join(PEERS)})")
     ap.add_argument("--no-kinds", action="store_true", help="leave out the by-kind table")
+    ap.add_argument("--markdown", action="store_true",
+                    help="print the tables as markdown (as docs/quality.md quotes them)")
     ap.add_argument("--json", type=Path, metavar="OUT", help="write every number to OUT")
     ap.add_argument("--keep", type=Path, metavar="DIR",
                     help="write per-question questions, results and verdicts to DIR")
@@ -547,7 +568,7 @@ def selftest(args: argparse.Namespace, workdir: Path) -> None:
     scored = load_jsonl(kept / "scored.jsonl")
     if len(scored) != n_dev:
         raise EvalError(f"selftest: scored.jsonl has {len(scored)} lines for {n_dev} questions")
-    print_tables(report, show_kinds=True)
+    print_tables(report, show_kinds=True, markdown=False)
     print(f"\nselftest ok: dev row equals score.py on the kept results ({report['seconds']} s)")
 
 
@@ -575,7 +596,7 @@ def main(argv: list[str]) -> int:
     except EvalError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print_tables(report, show_kinds=not args.no_kinds)
+    print_tables(report, show_kinds=not args.no_kinds, markdown=args.markdown)
     print(f"\n{report['corpora']} corpora in {report['seconds']} s; binary {report['binary']}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
