@@ -5,17 +5,16 @@
 //! exit status only for "no answer" (`ask`: 1, documented like grep's) and errors (2); never a
 //! panic or a backtrace.
 
-#[path = "support/citebot_env.rs"]
-mod citebot_env;
+mod common;
 
 use std::ffi::OsStr;
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::time::Instant;
 
-use citebot_env::{
+use common::{
     assert_clear_error, assert_no_panic, assert_ok, json_lines, run, shared_seed_env, stderr,
-    stdout, truncate, CitebotEnv, ANSWERED_QUESTION,
+    stdout, truncate, Workspace, ANSWERED_QUESTION,
 };
 
 /// What a question must get.
@@ -414,7 +413,7 @@ fn unknown_reference_number() {
 // Bad articles. Each test has its own corpus and index.
 
 fn seed_text() -> String {
-    citebot_env::seed_article()
+    common::seed_article()
 }
 
 /// An empty article stops the build with a message naming the file and what to do; `search`
@@ -422,7 +421,7 @@ fn seed_text() -> String {
 #[test]
 fn empty_article() {
     for content in ["", "   \n\n\t\n", "\u{feff}", "\u{feff}\r\n\r\n"] {
-        let env = CitebotEnv::with_articles(&[
+        let env = Workspace::with_articles(&[
             ("calcinosis-cutis.txt", seed_text().as_bytes()),
             ("empty.txt", content.as_bytes()),
         ]);
@@ -442,7 +441,7 @@ fn empty_article() {
 fn binary_article() {
     let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     png.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
-    let env = CitebotEnv::with_articles(&[
+    let env = Workspace::with_articles(&[
         ("calcinosis-cutis.txt", seed_text().as_bytes()),
         ("image.txt", &png),
     ]);
@@ -458,7 +457,7 @@ fn binary_article() {
 #[test]
 fn article_with_nul_bytes() {
     let text = format!("{}\0\0\0", seed_text());
-    let env = CitebotEnv::with_articles(&[("nul.txt", text.as_bytes())]);
+    let env = Workspace::with_articles(&[("nul.txt", text.as_bytes())]);
     let output = run(env.command().arg("index"));
     assert_clear_error(&output, "index with NUL bytes", &["nul.txt"]);
 }
@@ -472,7 +471,7 @@ fn article_without_references() {
         .split("\nReferences")
         .next()
         .unwrap_or_else(|| panic!("the seed article has a References section"));
-    let env = CitebotEnv::with_articles(&[("no-refs.txt", body.as_bytes())]);
+    let env = Workspace::with_articles(&[("no-refs.txt", body.as_bytes())]);
     let output = run(env.command().arg("index"));
     assert_ok(&output, "index without references");
     assert!(
@@ -495,7 +494,7 @@ fn markers_to_missing_references() {
     let text = "From Wikipedia, the free encyclopedia\nMissingrefs disease\n\n\
          Missingrefs disease is cited by a marker with no entry. [7] Also [42]: 12–13 here.\n\n\
          References\n\n  1. ^ Doe J (2020). \"A paper\". A Journal. 1 (1): 1–2.\n";
-    let env = CitebotEnv::with_articles(&[("missing.txt", text.as_bytes())]);
+    let env = Workspace::with_articles(&[("missing.txt", text.as_bytes())]);
     let output = run(env.command().arg("index"));
     assert_ok(&output, "index with missing references");
     let printed = stdout(&output);
@@ -524,7 +523,7 @@ fn duplicate_reference_numbers() {
          References\n\n  1. ^ First J (2020). \"First\". A Journal. 1 (1): 1–2.\n  \
          2. ^ Second J (2021). \"Second\". A Journal. 2 (1): 3–4.\n  \
          2. ^ Impostor J (2022). \"Impostor\". A Journal. 3 (1): 5–6.\n";
-    let env = CitebotEnv::with_articles(&[("duplicate.txt", text.as_bytes())]);
+    let env = Workspace::with_articles(&[("duplicate.txt", text.as_bytes())]);
     let output = run(env.command().arg("index"));
     assert_ok(&output, "index with duplicate numbers");
     assert!(
@@ -539,7 +538,7 @@ fn duplicate_reference_numbers() {
 }
 
 /// The answers to a few questions: (passage id, best sentence) of the first hit.
-fn first_hits(env: &CitebotEnv) -> Vec<(serde_json::Value, serde_json::Value)> {
+fn first_hits(env: &Workspace) -> Vec<(serde_json::Value, serde_json::Value)> {
     let questions = format!(
         "{ANSWERED_QUESTION}\nvenipuncture\nwhat are the types of calcinosis cutis\nreference 15\n"
     );
@@ -567,7 +566,7 @@ fn counts(index_output: &str) -> String {
 /// same references, and the title has no stray BOM.
 #[test]
 fn crlf_line_ends_and_bom() {
-    let plain = CitebotEnv::with_articles(&[("calcinosis-cutis.txt", seed_text().as_bytes())]);
+    let plain = Workspace::with_articles(&[("calcinosis-cutis.txt", seed_text().as_bytes())]);
     let expected = first_hits(&plain);
     assert!(expected.iter().all(|(id, _)| id.is_string()));
 
@@ -575,7 +574,7 @@ fn crlf_line_ends_and_bom() {
     let with_bom = format!("\u{feff}{}", seed_text());
     let both = format!("\u{feff}{crlf}");
     for (what, text) in [("CRLF", crlf), ("BOM", with_bom), ("BOM and CRLF", both)] {
-        let env = CitebotEnv::with_articles(&[("calcinosis-cutis.txt", text.as_bytes())]);
+        let env = Workspace::with_articles(&[("calcinosis-cutis.txt", text.as_bytes())]);
         let output = run(env.command().arg("index"));
         assert_ok(&output, what);
         assert_eq!(
@@ -596,7 +595,7 @@ fn crlf_line_ends_and_bom() {
 /// An article with a title and nothing else: "no body paragraph", where, and what to check.
 #[test]
 fn article_without_body() {
-    let env = CitebotEnv::with_articles(&[(
+    let env = Workspace::with_articles(&[(
         "title-only.txt",
         b"From Wikipedia, the free encyclopedia\nTitle only\n",
     )]);
@@ -611,7 +610,7 @@ fn article_without_body() {
 /// A corpus folder that is missing or holds no article.
 #[test]
 fn missing_and_empty_corpus() {
-    let env = CitebotEnv::empty();
+    let env = Workspace::empty();
     let output = run(env.command().args(["search", "x"]));
     assert_clear_error(&output, "empty corpus", &["no .txt article"]);
     std::fs::remove_dir_all(env.corpus_dir()).unwrap_or_else(|e| panic!("{e}"));
@@ -622,7 +621,7 @@ fn missing_and_empty_corpus() {
 /// A config file with a mistake: which file, which line, what is wrong.
 #[test]
 fn bad_config_file() {
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     for (extra, mention) in [
         ("[search]\ntop = 0\n", "search.top"),
         ("[search]\ntpo = 3\n", "tpo"),
@@ -633,7 +632,7 @@ fn bad_config_file() {
         let output = run(env.command().args(["search", "x"]));
         assert_clear_error(&output, &format!("config {extra:?}"), &[mention]);
     }
-    let output = run(citebot_env::citebot_command().args([
+    let output = run(common::citebot_command().args([
         "--config",
         "/nonexistent/citebot.toml",
         "search",
@@ -657,7 +656,7 @@ fn strange_but_valid_articles() {
             .map(|i| format!("Heading {i}\n\nText {i} here.\n\n"))
             .collect::<String>()
     );
-    let env = CitebotEnv::with_articles(&[
+    let env = Workspace::with_articles(&[
         (
             "long-line.txt",
             format!("Long line\n\n{long_line}\n").as_bytes(),

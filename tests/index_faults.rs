@@ -5,8 +5,7 @@
 //! Some faults need root (mounting a small or read-only tmpfs). Where mounting is not allowed
 //! the test says so on stderr and passes without checking that fault.
 
-#[path = "support/citebot_env.rs"]
-mod citebot_env;
+mod common;
 
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,20 +15,20 @@ use std::time::{Duration, Instant};
 
 use citebot::index::{self, RebuildOptions};
 use citebot::Engine;
-use citebot_env::{
+use common::{
     assert_clear_error, assert_ok, copy_tree, json_lines, read_dir, run, shared_seed_env, stderr,
-    CitebotEnv, ANSWERED_QUESTION,
+    Workspace, ANSWERED_QUESTION,
 };
 
 /// A copy of the seed corpus with a copy of the shared, already built index: saves a build.
-fn env_with_built_index() -> CitebotEnv {
-    let env = CitebotEnv::with_seed_corpus();
+fn env_with_built_index() -> Workspace {
+    let env = Workspace::with_seed_corpus();
     copy_tree(&shared_seed_env().index_dir(), &env.index_dir());
     env
 }
 
 /// Asks through the binary and insists on an answer. Returns stderr.
-fn assert_answers(env: &CitebotEnv, what: &str) -> String {
+fn assert_answers(env: &Workspace, what: &str) -> String {
     let output = run(env.command().args(["search", "--json", ANSWERED_QUESTION]));
     assert_ok(&output, what);
     let lines = json_lines(&output);
@@ -55,7 +54,7 @@ fn segment_files(generation: &Path, ext: &str) -> Vec<PathBuf> {
 /// The invariants of the index folder after any fault: `CURRENT` names a complete generation
 /// (manifest and tantivy meta present), it is the only generation, and no `.tmp-*` is left
 /// unless `allow_leftovers`.
-fn assert_index_folder_sound(env: &CitebotEnv, allow_leftovers: bool, what: &str) {
+fn assert_index_folder_sound(env: &Workspace, allow_leftovers: bool, what: &str) {
     let live = env.live_generation();
     assert!(
         live.join("manifest.json").is_file(),
@@ -128,7 +127,7 @@ fn corrupted_bytes_in_segment_files_never_panic_or_mislead() {
     for ext in ["term", "idx", "pos", "fast", "fieldnorm", "store"] {
         for fraction in [0.1, 0.3, 0.5, 0.7, 0.85] {
             trials += 1;
-            let env = CitebotEnv::with_seed_corpus();
+            let env = Workspace::with_seed_corpus();
             copy_tree(&shared.index_dir(), &env.index_dir());
             for file in segment_files(&env.live_generation(), ext) {
                 let mut bytes = fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
@@ -164,7 +163,7 @@ fn corrupted_bytes_in_segment_files_never_panic_or_mislead() {
 
 #[test]
 fn damaged_manifest_and_current_pointer_are_rebuilt() {
-    type Damage = fn(&CitebotEnv);
+    type Damage = fn(&Workspace);
     let cases: [(&str, Damage); 6] = [
         ("manifest deleted", |env| {
             let _ = fs::remove_file(env.live_generation().join("manifest.json"));
@@ -195,8 +194,8 @@ fn damaged_manifest_and_current_pointer_are_rebuilt() {
 
 /// A corpus large enough that a debug build of its index takes a noticeable time, so a
 /// rebuild can be killed in the middle.
-fn large_corpus_env() -> CitebotEnv {
-    let article = citebot_env::seed_article();
+fn large_corpus_env() -> Workspace {
+    let article = common::seed_article();
     let files: Vec<(String, Vec<u8>)> = (0..40)
         .map(|i| (format!("copy-{i:02}.txt"), article.clone().into_bytes()))
         .collect();
@@ -204,7 +203,7 @@ fn large_corpus_env() -> CitebotEnv {
         .iter()
         .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
         .collect();
-    CitebotEnv::with_articles(&borrowed)
+    Workspace::with_articles(&borrowed)
 }
 
 /// A rebuild killed at various points (SIGKILL: no cleanup runs) leaves at most a `.tmp-*`
@@ -287,7 +286,7 @@ fn killed_rebuild_leaves_nothing_that_blocks_the_next() {
 
 /// Whether another process holds the build lock, asked with util-linux `flock -n` (the same
 /// OS lock citebot takes); `None` when `flock` is not installed.
-fn lock_is_held(env: &CitebotEnv) -> Option<bool> {
+fn lock_is_held(env: &Workspace) -> Option<bool> {
     let status = Command::new("flock")
         .args(["--nonblock", "--conflict-exit-code", "75"])
         .arg(env.index_dir().join(".build.lock"))
@@ -359,7 +358,7 @@ fn concurrent_rebuilds_in_one_process() {
 /// folder, the cause and the setting to change. This works as root too, unlike permissions.
 #[test]
 fn index_folder_that_cannot_be_created() {
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     fs::write(env.root().join("a-file"), "not a folder").unwrap_or_else(|e| panic!("{e}"));
     env.write_config("");
     let config = fs::read_to_string(env.config_path()).unwrap_or_default();
@@ -383,7 +382,7 @@ fn index_folder_that_cannot_be_created() {
 #[test]
 fn index_folder_without_write_permission() {
     use std::os::unix::fs::PermissionsExt;
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     fs::create_dir_all(env.index_dir()).unwrap_or_else(|e| panic!("{e}"));
     fs::set_permissions(env.index_dir(), fs::Permissions::from_mode(0o555))
         .unwrap_or_else(|e| panic!("{e}"));
@@ -473,9 +472,9 @@ const EXTRA_KIB: [u64; 12] = [4, 12, 24, 40, 56, 62, 64, 66, 68, 70, 72, 200];
 
 /// Runs `citebot index` on a copy of the seed index in a tmpfs `extra_kib` larger than the
 /// index; `check` looks at the outcome. False when tmpfs cannot be mounted here.
-fn with_full_disk(extra_kib: u64, check: impl FnOnce(&CitebotEnv, &std::process::Output)) -> bool {
+fn with_full_disk(extra_kib: u64, check: impl FnOnce(&Workspace, &std::process::Output)) -> bool {
     let pristine = shared_seed_env().index_dir();
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     let mount = match TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + extra_kib) {
         Ok(mount) => mount,
         Err(why) => {
@@ -559,7 +558,7 @@ fn full_disk_during_rebuild_leaves_nothing_behind() {
 #[test]
 fn full_disk_during_rebuild_while_an_engine_serves() {
     let pristine = shared_seed_env().index_dir();
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     let mount = match TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + 12) {
         Ok(mount) => mount,
         Err(why) => {
@@ -589,7 +588,7 @@ fn full_disk_during_rebuild_while_an_engine_serves() {
 #[test]
 fn rebuild_on_a_read_only_file_system() {
     let pristine = shared_seed_env().index_dir();
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     let mount = match TmpfsMount::mount(&env.index_dir(), 1024) {
         Ok(mount) => mount,
         Err(why) => {
@@ -616,7 +615,7 @@ fn rebuild_on_a_read_only_file_system() {
 #[test]
 fn up_to_date_index_on_a_read_only_file_system_is_served() {
     let pristine = shared_seed_env().index_dir();
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     let mount = match TmpfsMount::mount(&env.index_dir(), 1024) {
         Ok(mount) => mount,
         Err(why) => {
