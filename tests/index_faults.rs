@@ -2,8 +2,9 @@
 //! two rebuilds at once. The promise: the old index keeps serving, a rebuild fails with a clear
 //! message or recovers, and nothing half-written is ever read.
 //!
-//! Some faults need root (mounting a small or read-only tmpfs). Where mounting is not allowed
-//! the test says so on stderr and passes without checking that fault.
+//! Some faults need root: mounting a small or read-only tmpfs, and running the child as an
+//! unprivileged user so that folder permissions apply (CI runs as root). Where that is not
+//! possible the test fails and says why; none of them passes without checking its fault.
 
 mod common;
 
@@ -16,8 +17,8 @@ use std::time::{Duration, Instant};
 use citebot::index::{self, RebuildOptions};
 use citebot::Engine;
 use common::{
-    assert_clear_error, assert_ok, copy_tree, json_lines, read_dir, run, shared_seed_env, stderr,
-    Workspace, ANSWERED_QUESTION,
+    assert_clear_error, assert_ok, citebot_std_command, copy_tree, json_lines, read_dir, run,
+    shared_seed_env, stderr, Workspace, ANSWERED_QUESTION,
 };
 
 /// A copy of the seed corpus with a copy of the shared, already built index: saves a build.
@@ -377,8 +378,9 @@ fn index_folder_that_cannot_be_created() {
     }
 }
 
-/// A folder without write permission. Root ignores permissions, so as root this checks
-/// nothing and says so; the read-only mount test below covers root.
+/// A folder without write permission: one line naming the cause and the setting. Root ignores
+/// permissions, so as root (CI) the child runs as `nobody`; as another user it runs as that
+/// user, whom the permissions stop.
 #[test]
 fn index_folder_without_write_permission() {
     use std::os::unix::fs::PermissionsExt;
@@ -386,22 +388,59 @@ fn index_folder_without_write_permission() {
     fs::create_dir_all(env.index_dir()).unwrap_or_else(|e| panic!("{e}"));
     fs::set_permissions(env.index_dir(), fs::Permissions::from_mode(0o555))
         .unwrap_or_else(|e| panic!("{e}"));
-    let probe = env.index_dir().join("probe");
-    if fs::write(&probe, "x").is_ok() {
-        let _ = fs::remove_file(&probe);
-        let _ = fs::set_permissions(env.index_dir(), fs::Permissions::from_mode(0o755));
-        eprintln!(
-            "skipped: running as root (or with CAP_DAC_OVERRIDE), permissions do not stop writes"
-        );
-        return;
-    }
-    let output = run(env.command().arg("index"));
+    let output = run(&mut unprivileged_citebot(&env, &["index"]));
     let _ = fs::set_permissions(env.index_dir(), fs::Permissions::from_mode(0o755));
+    assert!(
+        !output.status.success(),
+        "citebot wrote into a folder of mode 0555: it still ran with root's rights\nstderr: {}",
+        stderr(&output)
+    );
     assert_clear_error(
         &output,
         "index in a read-only folder",
         &["cannot be written", "index_dir"],
     );
+}
+
+/// The user id and group id of `nobody` on Debian and most Linux systems.
+const NOBODY: u32 = 65534;
+
+/// `citebot --config <env> ARGS…` run without root's rights: as `nobody` when the tests run as
+/// root (the kernel ignores folder permissions for root), else as the current user. `nobody`
+/// must reach the binary and the workspace, so the workspace is opened to others (mode 0755)
+/// and the binary is linked (or copied) into it: cargo's target folder is often under /root,
+/// which only root may enter.
+fn unprivileged_citebot(env: &Workspace, args: &[&str]) -> assert_cmd::Command {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    // A file this process created is owned by its effective user id.
+    let running_as_root = fs::metadata(env.config_path())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .uid()
+        == 0;
+    let built = assert_cmd::cargo::cargo_bin("citebot");
+    if !running_as_root {
+        return env.citebot(args);
+    }
+    fs::set_permissions(env.root(), fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("cannot open {} to others: {e}", env.root().display()));
+    let reachable = env.root().join("citebot");
+    if fs::hard_link(&built, &reachable).is_err() {
+        fs::copy(&built, &reachable).unwrap_or_else(|e| {
+            panic!(
+                "cannot copy {} where nobody can run it: {e}",
+                built.display()
+            )
+        });
+    }
+    let mut command = citebot_std_command(&reachable);
+    command
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .arg("--config")
+        .arg(env.config_path())
+        .args(args);
+    assert_cmd::Command::from_std(command)
 }
 
 /// A tmpfs mounted over a folder for the length of a test (needs root); unmounted on drop.
@@ -410,33 +449,21 @@ struct TmpfsMount {
 }
 
 impl TmpfsMount {
-    /// Mounts a tmpfs of `size_kib` KiB on `path`, or says why not.
-    fn mount(path: &Path, size_kib: u64) -> Result<TmpfsMount, String> {
-        fs::create_dir_all(path).map_err(|e| e.to_string())?;
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size_kib}k"), "tmpfs"])
-            .arg(path)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
-        }
-        Ok(TmpfsMount {
+    /// Mounts a tmpfs of `size_kib` KiB on `path`. Panics with the reason when it cannot: the
+    /// fault is not checked otherwise, and CI (root) can always mount.
+    fn mount(path: &Path, size_kib: u64) -> TmpfsMount {
+        fs::create_dir_all(path).unwrap_or_else(|e| panic!("{e}"));
+        run_mount(
+            &["-t", "tmpfs", "-o", &format!("size={size_kib}k"), "tmpfs"],
+            path,
+        );
+        TmpfsMount {
             path: path.to_path_buf(),
-        })
+        }
     }
 
-    fn remount_read_only(&self) -> Result<(), String> {
-        let output = Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(&self.path)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-        }
+    fn remount_read_only(&self) {
+        run_mount(&["-o", "remount,ro"], &self.path);
     }
 }
 
@@ -450,6 +477,20 @@ impl Drop for TmpfsMount {
             let _ = Command::new("umount").arg("-l").arg(&self.path).status();
         }
     }
+}
+
+/// `mount ARGS… PATH`, or a panic saying why this fault test cannot run here.
+fn run_mount(args: &[&str], path: &Path) {
+    let why = match Command::new("mount").args(args).arg(path).output() {
+        Ok(output) if output.status.success() => return,
+        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        Err(error) => format!("cannot run mount: {error}"),
+    };
+    panic!(
+        "mount {} {} failed ({why}): this fault test mounts a tmpfs and needs root (CI runs as root); run it as root or in a container with CAP_SYS_ADMIN",
+        args.join(" "),
+        path.display()
+    );
 }
 
 fn disk_usage_kib(path: &Path) -> u64 {
@@ -471,22 +512,15 @@ fn disk_usage_kib(path: &Path) -> u64 {
 const EXTRA_KIB: [u64; 12] = [4, 12, 24, 40, 56, 62, 64, 66, 68, 70, 72, 200];
 
 /// Runs `citebot index` on a copy of the seed index in a tmpfs `extra_kib` larger than the
-/// index; `check` looks at the outcome. False when tmpfs cannot be mounted here.
-fn with_full_disk(extra_kib: u64, check: impl FnOnce(&Workspace, &std::process::Output)) -> bool {
+/// index; `check` looks at the outcome.
+fn with_full_disk(extra_kib: u64, check: impl FnOnce(&Workspace, &std::process::Output)) {
     let pristine = shared_seed_env().index_dir();
     let env = Workspace::with_seed_corpus();
-    let mount = match TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + extra_kib) {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a small tmpfs ({why})");
-            return false;
-        }
-    };
+    let mount = TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + extra_kib);
     copy_tree(&pristine, &env.index_dir());
     let output = run(env.command().arg("index"));
     check(&env, &output);
     drop(mount);
-    true
 }
 
 /// A full disk during a rebuild: the rebuild fails with one line saying the disk is full, and
@@ -495,7 +529,7 @@ fn with_full_disk(extra_kib: u64, check: impl FnOnce(&Workspace, &std::process::
 fn full_disk_during_rebuild() {
     let mut failed_for_space = 0;
     for extra_kib in EXTRA_KIB {
-        let mounted = with_full_disk(extra_kib, |env, output| {
+        with_full_disk(extra_kib, |env, output| {
             let what = format!("full disk (+{extra_kib} KiB)");
             if output.status.success() {
                 assert_ok(output, &what);
@@ -512,9 +546,6 @@ fn full_disk_during_rebuild() {
             let notice = assert_answers(env, &what);
             assert!(!notice.contains("built it"), "{notice}");
         });
-        if !mounted {
-            return;
-        }
     }
     eprintln!(
         "full disk: {failed_for_space} of {} sizes made the rebuild fail",
@@ -531,7 +562,7 @@ fn full_disk_during_rebuild() {
 fn full_disk_during_rebuild_leaves_nothing_behind() {
     let mut leftovers = Vec::new();
     for extra_kib in (40..=100).step_by(2) {
-        let mounted = with_full_disk(extra_kib, |env, output| {
+        with_full_disk(extra_kib, |env, output| {
             let entries = env.index_entries();
             let generations = entries.iter().filter(|n| n.starts_with("gen-")).count();
             let temporary = entries.iter().any(|n| n.starts_with(".tmp-"));
@@ -542,9 +573,6 @@ fn full_disk_during_rebuild_leaves_nothing_behind() {
                 ));
             }
         });
-        if !mounted {
-            return;
-        }
     }
     assert!(
         leftovers.is_empty(),
@@ -559,13 +587,7 @@ fn full_disk_during_rebuild_leaves_nothing_behind() {
 fn full_disk_during_rebuild_while_an_engine_serves() {
     let pristine = shared_seed_env().index_dir();
     let env = Workspace::with_seed_corpus();
-    let mount = match TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + 12) {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a small tmpfs ({why})");
-            return;
-        }
-    };
+    let mount = TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + 12);
     copy_tree(&pristine, &env.index_dir());
     let config = env.config();
     let engine = Engine::open(&config).unwrap_or_else(|e| panic!("{e}"));
@@ -589,18 +611,9 @@ fn full_disk_during_rebuild_while_an_engine_serves() {
 fn rebuild_on_a_read_only_file_system() {
     let pristine = shared_seed_env().index_dir();
     let env = Workspace::with_seed_corpus();
-    let mount = match TmpfsMount::mount(&env.index_dir(), 1024) {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a tmpfs ({why})");
-            return;
-        }
-    };
+    let mount = TmpfsMount::mount(&env.index_dir(), 1024);
     copy_tree(&pristine, &env.index_dir());
-    if let Err(why) = mount.remount_read_only() {
-        eprintln!("skipped: cannot remount read-only ({why})");
-        return;
-    }
+    mount.remount_read_only();
     let output = run(env.command().arg("index"));
     assert_clear_error(
         &output,
@@ -616,18 +629,9 @@ fn rebuild_on_a_read_only_file_system() {
 fn up_to_date_index_on_a_read_only_file_system_is_served() {
     let pristine = shared_seed_env().index_dir();
     let env = Workspace::with_seed_corpus();
-    let mount = match TmpfsMount::mount(&env.index_dir(), 1024) {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a tmpfs ({why})");
-            return;
-        }
-    };
+    let mount = TmpfsMount::mount(&env.index_dir(), 1024);
     copy_tree(&pristine, &env.index_dir());
-    if let Err(why) = mount.remount_read_only() {
-        eprintln!("skipped: cannot remount read-only ({why})");
-        return;
-    }
+    mount.remount_read_only();
     let notice = assert_answers(&env, "search on a read-only FS");
     assert!(!notice.contains("built it"), "{notice}");
     drop(mount);
