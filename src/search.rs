@@ -464,7 +464,9 @@ pub fn answer(
             not_in_article,
         );
     };
-    if best.coverage < settings.min_coverage && analysed.reference_number.is_none() {
+    // A reference asked for by number was promoted with full coverage; when the article has
+    // no such reference, what is left must pass the threshold like any other question.
+    if best.coverage < settings.min_coverage {
         return finish(
             Verdict::Abstained(AbstainReason::WeakEvidence),
             Vec::new(),
