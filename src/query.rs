@@ -284,17 +284,47 @@ static CUE_STEMS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// Things in a chat message that are not words of the question: Discord mentions, channel
-/// and emoji tags, links, `@bot` prefixes. ASCII classes: Discord ids and emoji names are
-/// ASCII, and Unicode `\d`/`\w` tables were most of the cost of compiling the pattern.
+/// and emoji tags, links, `@bot` prefixes, HTML tags (`<b>`, `</script>`), and the field name
+/// of search syntax glued to a word (`text:` in `text:diltiazem`; the word is kept, as
+/// group 1), and terminal escape sequences (`ESC[31m`, `ESC]0;title BEL`). ASCII classes: Discord ids and emoji names are ASCII, and Unicode `\d`/`\w`
+/// tables were most of the cost of compiling the pattern.
 static NOISE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"<(?:@[!&]?|#)[0-9]+>|<a?:[A-Za-z0-9_]+:[0-9]+>|https?://\S+|(?:^|\s)@\S+")
-        .expect("noise regex is valid")
+    Regex::new(concat!(
+        r"<(?:@[!&]?|#)[0-9]+>|<a?:[A-Za-z0-9_]+:[0-9]+>|https?://\S+|(?:^|\s)@\S+",
+        r"|</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|(?:^|\s)[A-Za-z_]+:([^\s:/])",
+        r"|\x1b\[[0-9:;<=>?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?",
+    ))
+    .expect("noise regex is valid")
 });
 
 static REFERENCE_BY_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:ref(?:erence)?s?|source|citation|footnote)\s*(?:no\.?|number|#)?\s*\[?([0-9]{1,4})\]?|\[([0-9]{1,4})\]")
         .expect("reference regex is valid")
 });
+
+/// The question without characters that are part of no word's spelling: Unicode format
+/// characters (zero-width space and joiners, soft hyphen, byte-order mark, bidirectional
+/// controls), which text pasted from a web page or a chat carries inside words, and combining
+/// diacritical marks, which the index folds away (`AsciiFoldingFilter` turns "ç" into "c").
+/// Left in, the tokenizer splits a word at each of them: "dil\u{200b}tiazem" would be searched
+/// as "dil" and "tiazem".
+fn remove_invisible_marks(question: &str) -> std::borrow::Cow<'_, str> {
+    fn is_invisible(c: char) -> bool {
+        matches!(c,
+            // Format characters (general category Cf) found in text.
+            '\u{ad}' | '\u{61c}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0001}' | '\u{e0020}'..='\u{e007f}'
+            // Combining diacritical marks (the blocks for Latin, Greek and Cyrillic letters).
+            | '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}'
+            | '\u{20d0}'..='\u{20ff}' | '\u{fe20}'..='\u{fe2f}')
+    }
+    if question.contains(is_invisible) {
+        std::borrow::Cow::Owned(question.chars().filter(|&c| !is_invisible(c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(question)
+    }
+}
 
 /// Cuts `question` to at most `max_chars` characters, on a character boundary.
 pub fn truncate_chars(question: &str, max_chars: usize) -> &str {
@@ -306,6 +336,8 @@ pub fn truncate_chars(question: &str, max_chars: usize) -> &str {
 
 /// Analyses a question. `max_terms` bounds the work a pasted wall of text can cause.
 pub fn analyse(question: &str, synonyms: &Vocabulary, max_terms: usize) -> AnalysedQuestion {
+    let visible = remove_invisible_marks(question);
+    let question = visible.as_ref();
     // Both patterns need a character most questions lack; checking for it first spares a
     // one-off `citebot ask` compiling them (about a millisecond together).
     let reference_number = if question.bytes().any(|b| b.is_ascii_digit()) {
@@ -318,8 +350,8 @@ pub fn analyse(question: &str, synonyms: &Vocabulary, max_terms: usize) -> Analy
     } else {
         None
     };
-    let cleaned = if question.contains(['<', '@', ':']) {
-        NOISE.replace_all(question, " ")
+    let cleaned = if question.contains(['<', '@', ':', '\u{1b}']) {
+        NOISE.replace_all(question, " ${1}")
     } else {
         std::borrow::Cow::Borrowed(question)
     };

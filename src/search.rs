@@ -563,9 +563,11 @@ pub fn candidates(context: &Context<'_>, question: &str) -> Option<Candidates> {
     );
     let names = article_names(open, cache);
     keep_named_articles(&mut ranked, &concepts, &names);
-    if let Some(number) = analysed.reference_number {
-        promote_reference(&searcher, fields, cache, &mut ranked, number);
-    }
+    // "reference 15" names what it wants, and needs no decision to answer; a number the
+    // article has no reference for is an ordinary question again.
+    let reference_number = analysed
+        .reference_number
+        .filter(|&number| promote_reference(&searcher, fields, cache, &mut ranked, number));
     if tracing::enabled!(tracing::Level::DEBUG) {
         for candidate in ranked.iter().take(5) {
             tracing::debug!(id = %candidate.analysed.passage.id, score = candidate.score, features = ?candidate.features, "candidate");
@@ -596,7 +598,7 @@ pub fn candidates(context: &Context<'_>, question: &str) -> Option<Candidates> {
         ranked,
         features,
         not_in_article,
-        reference_number: analysed.reference_number,
+        reference_number,
     })
 }
 
@@ -1144,23 +1146,24 @@ fn fetch_reference(
 }
 
 /// "reference 15": that entry first (of the best-ranked article, or the first article).
+/// Returns whether the article has such a reference.
 fn promote_reference(
     searcher: &tantivy::Searcher,
     fields: &Fields,
     cache: &SearchCache,
     ranked: &mut Vec<Ranked>,
     number: u32,
-) {
+) -> bool {
     let article = ranked
         .first()
         .map(|r| r.analysed.passage.article.clone())
         .or_else(|| first_article(searcher, fields));
     let Some(article) = article else {
-        return;
+        return false;
     };
     let Some((address, analysed)) = fetch_reference(searcher, fields, cache, &article, number)
     else {
-        return;
+        return false;
     };
     ranked.retain(|r| r.analysed.passage.id != analysed.passage.id);
     let score = ranked.first().map_or(0.0, |r| r.score) + 1.0;
@@ -1178,6 +1181,7 @@ fn promote_reference(
             best_sentences: vec![0],
         },
     );
+    true
 }
 
 fn first_article(searcher: &tantivy::Searcher, fields: &Fields) -> Option<String> {

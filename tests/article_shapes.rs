@@ -175,12 +175,12 @@ fn long_paragraphs_are_cut_between_sentences() {
 
 #[test]
 fn a_second_article_dropped_in_just_works() {
-    let workspace = common::Workspace::copied();
+    let workspace = common::Workspace::with_seed_corpus();
     workspace
         .citebot(&["search", "--json", "diltiazem"])
         .assert()
         .success();
-    std::fs::write(workspace.corpus.join("pseudogout.txt"), SECOND).expect("write article");
+    std::fs::write(workspace.corpus_dir().join("pseudogout.txt"), SECOND).expect("write article");
     workspace
         .citebot(&["search", "--json", "pyrophosphate crystals knee"])
         .assert()

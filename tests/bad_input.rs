@@ -5,29 +5,38 @@
 //! exit status only for "no answer" (`ask`: 1, documented like grep's) and errors (2); never a
 //! panic or a backtrace.
 
-#[path = "support/citebot_env.rs"]
-mod citebot_env;
+mod common;
 
 use std::ffi::OsStr;
 use std::io::ErrorKind;
 use std::os::unix::ffi::OsStrExt;
 use std::time::Instant;
 
-use citebot_env::{
+use common::{
     assert_clear_error, assert_no_panic, assert_ok, json_lines, run, shared_seed_env, stderr,
-    stdout, truncate, CitebotEnv, ANSWERED_QUESTION,
+    stdout, truncate, Workspace, ANSWERED_QUESTION,
 };
 
-/// What a question must get.
+/// What a question must get: the outcome a person asking it should see.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
     /// Nothing searchable: an abstention saying so (`no_searchable_words`).
     NoWords,
-    /// The question holds a real question besides the noise: it is answered.
-    Answer,
-    /// Words that may or may not match: an answer or an abstention, never an error.
-    AnswerOrAbstain,
+    /// Answered, the Treatment passage on diltiazem first: the question holds "diltiazem"
+    /// (or the whole [`ANSWERED_QUESTION`]) amid the noise.
+    Diltiazem,
+    /// Answered, with the same first passage as [`ANSWERED_QUESTION`] asked plainly: the
+    /// noise around the question changes nothing.
+    LikeTheQuestion,
+    /// Answered with reference `n`'s own entry first: the question asks for that reference.
+    Reference(u64),
+    /// Words, but none the article answers: no answer, with the reason why (a reason other
+    /// than `no_searchable_words`, since there are words).
+    Abstain,
 }
+
+/// The passage the seed article answers diltiazem questions with.
+const DILTIAZEM_PASSAGE_START: &str = "Diltiazem, a calcium channel blocker";
 
 /// Asks `question` three ways (`search --json` argument, `search --json -` on stdin when it is
 /// one line, `ask`) and checks each outcome.
@@ -48,21 +57,26 @@ fn check_question(question: &str, expect: Expect) {
     let output = run(env.command().args(["ask", "--"]).arg(question));
     assert_no_panic(&output, "ask");
     let code = output.status.code();
-    match expect {
-        Expect::Answer => assert_eq!(code, Some(0), "ask {question:?}: {}", stderr(&output)),
-        Expect::NoWords => assert_eq!(code, Some(1), "ask {question:?}: {}", stderr(&output)),
-        Expect::AnswerOrAbstain => assert!(
-            matches!(code, Some(0 | 1)),
-            "ask {question:?} exited {code:?}: {}",
-            stderr(&output)
-        ),
-    }
+    let answers = !matches!(expect, Expect::NoWords | Expect::Abstain);
+    assert_eq!(
+        code,
+        Some(if answers { 0 } else { 1 }),
+        "ask {question:?} should {}: {}",
+        if answers { "answer" } else { "abstain" },
+        stderr(&output)
+    );
     let shown = stdout(&output);
     assert!(!shown.trim().is_empty(), "ask {question:?} printed nothing");
     if code == Some(1) {
         assert!(
             shown.contains("No answer"),
             "an abstention says so plainly: {shown}"
+        );
+    }
+    if expect == Expect::Diltiazem {
+        assert!(
+            shown.contains(DILTIAZEM_PASSAGE_START),
+            "ask {question:?} shows the diltiazem passage: {shown}"
         );
     }
     assert!(
@@ -91,25 +105,62 @@ fn check_search_output(output: &std::process::Output, question: &str, expect: Ex
     if !question.contains(['\n', '\r']) {
         assert_eq!(echoed, question, "{how}: the query is echoed exactly");
     }
+    let first = &passages.first().cloned().unwrap_or_default();
+    let shown = truncate(question, 80);
     match expect {
         Expect::NoWords => {
-            assert!(!answered, "{how}: {question:?} has no words: {response}");
+            assert!(!answered, "{how}: {shown:?} has no words: {response}");
             assert_eq!(response["reason"], "no_searchable_words", "{how}");
         }
-        Expect::Answer => assert!(
-            answered,
-            "{how}: {:?} should be answered: {response}",
-            truncate(question, 80)
-        ),
-        Expect::AnswerOrAbstain => {
-            if !answered {
-                assert!(
-                    response["reason"].is_string(),
-                    "{how}: an abstention has a reason: {response}"
-                );
-            }
+        Expect::Diltiazem => {
+            assert!(answered, "{how}: {shown:?} should be answered: {response}");
+            assert_eq!(first["section"], "Treatment", "{how}: {shown:?}: {first}");
+            assert!(
+                first["text"]
+                    .as_str()
+                    .is_some_and(|text| text.starts_with(DILTIAZEM_PASSAGE_START)),
+                "{how}: {shown:?}: the diltiazem passage comes first: {first}"
+            );
+        }
+        Expect::LikeTheQuestion => {
+            assert!(answered, "{how}: {shown:?} should be answered: {response}");
+            assert_eq!(
+                first["id"],
+                plain_answer_first_passage(),
+                "{how}: {shown:?} gets the plain question's answer: {first}"
+            );
+        }
+        Expect::Reference(number) => {
+            assert!(answered, "{how}: {shown:?} should be answered: {response}");
+            assert_eq!(first["kind"], "reference", "{how}: {shown:?}: {first}");
+            assert_eq!(first["refs"], serde_json::json!([number]), "{how}: {first}");
+        }
+        Expect::Abstain => {
+            assert!(!answered, "{how}: {shown:?} should abstain: {response}");
+            let reason = response["reason"].as_str().unwrap_or_default();
+            assert!(
+                !reason.is_empty() && reason != "no_searchable_words",
+                "{how}: {shown:?} has words, so the abstention names another reason: {response}"
+            );
         }
     }
+}
+
+/// The id of the first passage [`ANSWERED_QUESTION`] gets, asked without noise.
+fn plain_answer_first_passage() -> serde_json::Value {
+    static FIRST: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    FIRST
+        .get_or_init(|| {
+            let output =
+                run(shared_seed_env()
+                    .command()
+                    .args(["search", "--json", ANSWERED_QUESTION]));
+            assert_ok(&output, "the plain question");
+            let response = json_lines(&output).remove(0);
+            assert_eq!(response["answered"], true, "{response}");
+            response["passages"][0]["id"].clone()
+        })
+        .clone()
 }
 
 macro_rules! question_cases {
@@ -128,49 +179,53 @@ question_cases! {
     whitespace_question: " \t  \u{a0}\u{3000} " => Expect::NoWords;
     newlines_only_question: "\n\r\n\n" => Expect::NoWords;
     control_characters_question: "\u{1}\u{2}\u{7}\u{8}\u{1b}\u{7f}\u{9b}" => Expect::NoWords;
-    terminal_escape_sequences: "\u{1b}[31m\u{1b}[2J\u{1b}]0;title\u{7}" => Expect::AnswerOrAbstain;
+    terminal_escape_sequences: "\u{1b}[31m\u{1b}[2J\u{1b}]0;title\u{7}" => Expect::NoWords;
     control_characters_around_a_question:
-        format!("\u{1b}]0;title\u{7}{ANSWERED_QUESTION}\u{1b}[0m") => Expect::Answer;
+        format!("\u{1b}]0;title\u{7}{ANSWERED_QUESTION}\u{1b}[0m") => Expect::LikeTheQuestion;
     right_to_left_text: "\u{202e}ما هو العلاج\u{202c} \u{5e2}\u{5d1}\u{5e8}\u{5d9}\u{5ea}" =>
-        Expect::AnswerOrAbstain;
+        Expect::Abstain;
     right_to_left_override_around_a_question:
-        format!("\u{202e}{ANSWERED_QUESTION}\u{202c}") => Expect::Answer;
+        format!("\u{202e}{ANSWERED_QUESTION}\u{202c}") => Expect::LikeTheQuestion;
     zero_width_characters: "\u{200b}\u{200c}\u{200d}\u{2060}\u{feff}" => Expect::NoWords;
-    zero_width_characters_inside_words: "dil\u{200b}tia\u{200d}zem" => Expect::AnswerOrAbstain;
+    zero_width_characters_inside_words: "dil\u{200b}tia\u{200d}zem" => Expect::Diltiazem;
     emoji_only: "😀🩺💊🧬👩‍⚕️🏳️‍🌈" => Expect::NoWords;
-    emoji_around_a_question: format!("🤔 {ANSWERED_QUESTION} 💊🙏") => Expect::Answer;
+    emoji_around_a_question: format!("🤔 {ANSWERED_QUESTION} 💊🙏") => Expect::LikeTheQuestion;
     lone_double_quote: "\"" => Expect::NoWords;
-    unbalanced_quote_in_a_question: format!("\"{ANSWERED_QUESTION}") => Expect::Answer;
-    field_syntax: "text:diltiazem title:*" => Expect::AnswerOrAbstain;
-    field_syntax_around_a_question: format!("text:{ANSWERED_QUESTION} title:*") => Expect::Answer;
-    wildcards: "* ? ** dilt*" => Expect::AnswerOrAbstain;
+    unbalanced_quote_in_a_question: format!("\"{ANSWERED_QUESTION}") => Expect::LikeTheQuestion;
+    field_syntax: "text:diltiazem title:*" => Expect::Diltiazem;
+    field_syntax_around_a_question: format!("text:{ANSWERED_QUESTION} title:*") => Expect::LikeTheQuestion;
+    wildcards: "* ? ** dilt*" => Expect::Abstain;
     boolean_operators: "AND OR NOT" => Expect::NoWords;
-    boolean_operators_around_words: "diltiazem AND NOT (calcinosis OR cutis)" => Expect::Answer;
+    boolean_operators_around_words: "diltiazem AND NOT (calcinosis OR cutis)" => Expect::Diltiazem;
     open_parenthesis: "(" => Expect::NoWords;
-    backslashes: "\\ \\\\ \\\" \\n" => Expect::AnswerOrAbstain;
+    backslashes: "\\ \\\\ \\\" \\n" => Expect::NoWords;
     tantivy_query_syntax: "+diltiazem -calcinosis^2 \"calcium channel\"~3 [a TO z] {1 TO 2}" =>
-        Expect::Answer;
+        Expect::Diltiazem;
     discord_markdown: format!("**{ANSWERED_QUESTION}** __underline__ ~~strike~~ ||spoiler||") =>
-        Expect::Answer;
-    discord_code_fence: "```rust\nfn main() { panic!(\"x\") }\n```\ndiltiazem?" => Expect::AnswerOrAbstain;
-    discord_code_fence_around_a_question: format!("```\n{ANSWERED_QUESTION}\n```") => Expect::Answer;
-    discord_inline_code: "`diltiazem` `` `` `" => Expect::Answer;
+        Expect::LikeTheQuestion;
+    // Most of the message is code the article never mentions: too little of it is answered.
+    discord_code_fence: "```rust\nfn main() { panic!(\"x\") }\n```\ndiltiazem?" => Expect::Abstain;
+    discord_code_fence_around_a_question: format!("```\n{ANSWERED_QUESTION}\n```") => Expect::LikeTheQuestion;
+    discord_inline_code: "`diltiazem` `` `` `" => Expect::Diltiazem;
     everyone_mention: "@everyone @here" => Expect::NoWords;
-    everyone_mention_with_a_question: format!("@everyone {ANSWERED_QUESTION}") => Expect::Answer;
+    everyone_mention_with_a_question: format!("@everyone {ANSWERED_QUESTION}") => Expect::LikeTheQuestion;
     user_mention: "<@123456789012345678> <@!42>" => Expect::NoWords;
     role_and_channel_mentions: "<@&987654321> <#555> <a:wave:123> <:ok:456>" => Expect::NoWords;
-    mention_with_a_question: format!("<@123> {ANSWERED_QUESTION} <@&456>") => Expect::Answer;
-    html_and_script: "<script>alert(1)</script> <b>diltiazem</b>" => Expect::AnswerOrAbstain;
-    html_around_a_question: format!("<b>{ANSWERED_QUESTION}</b><br/>") => Expect::Answer;
-    sql_and_shell: "'; DROP TABLE passages; -- $(rm -rf /) `id`" => Expect::AnswerOrAbstain;
-    json_text: "{\"query\": \"diltiazem\", \"answered\": true}" => Expect::AnswerOrAbstain;
-    reference_number_out_of_range: "reference 99999" => Expect::AnswerOrAbstain;
-    reference_marker_only: "[15]" => Expect::AnswerOrAbstain;
+    mention_with_a_question: format!("<@123> {ANSWERED_QUESTION} <@&456>") => Expect::LikeTheQuestion;
+    html_and_script: "<script>alert(1)</script> <b>diltiazem</b>" => Expect::Diltiazem;
+    html_around_a_question: format!("<b>{ANSWERED_QUESTION}</b><br/>") => Expect::LikeTheQuestion;
+    sql_and_shell: "'; DROP TABLE passages; -- $(rm -rf /) `id`" => Expect::Abstain;
+    // JSON keys and values are words of the message the article lacks ("query", "answered").
+    json_text: "{\"query\": \"diltiazem\", \"answered\": true}" => Expect::Abstain;
+    // The article has 21 references: no answer rather than unrelated ones.
+    reference_number_out_of_range: "reference 99999" => Expect::Abstain;
+    reference_marker_only: "[15]" => Expect::Reference(15);
     only_stop_words: "what is the is a of it" => Expect::NoWords;
-    very_long_word: "x".repeat(5000) => Expect::AnswerOrAbstain;
+    // Longer than any word the index keeps: nothing to search for.
+    very_long_word: "x".repeat(5000) => Expect::NoWords;
     many_distinct_words: (0..3000).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ") =>
-        Expect::AnswerOrAbstain;
-    combining_marks: "d\u{301}\u{302}\u{303}iltiazem c\u{327}alcinosis" => Expect::AnswerOrAbstain;
+        Expect::Abstain;
+    combining_marks: "d\u{301}\u{302}\u{303}iltiazem c\u{327}alcinosis" => Expect::Diltiazem;
     surrogate_like_text: "\u{fffd}\u{fffe}\u{ffff}\u{10ffff}" => Expect::NoWords;
 }
 
@@ -414,7 +469,7 @@ fn unknown_reference_number() {
 // Bad articles. Each test has its own corpus and index.
 
 fn seed_text() -> String {
-    citebot_env::seed_article()
+    common::seed_article()
 }
 
 /// An empty article stops the build with a message naming the file and what to do; `search`
@@ -422,7 +477,7 @@ fn seed_text() -> String {
 #[test]
 fn empty_article() {
     for content in ["", "   \n\n\t\n", "\u{feff}", "\u{feff}\r\n\r\n"] {
-        let env = CitebotEnv::with_articles(&[
+        let env = Workspace::with_articles(&[
             ("calcinosis-cutis.txt", seed_text().as_bytes()),
             ("empty.txt", content.as_bytes()),
         ]);
@@ -442,7 +497,7 @@ fn empty_article() {
 fn binary_article() {
     let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     png.extend((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
-    let env = CitebotEnv::with_articles(&[
+    let env = Workspace::with_articles(&[
         ("calcinosis-cutis.txt", seed_text().as_bytes()),
         ("image.txt", &png),
     ]);
@@ -458,7 +513,7 @@ fn binary_article() {
 #[test]
 fn article_with_nul_bytes() {
     let text = format!("{}\0\0\0", seed_text());
-    let env = CitebotEnv::with_articles(&[("nul.txt", text.as_bytes())]);
+    let env = Workspace::with_articles(&[("nul.txt", text.as_bytes())]);
     let output = run(env.command().arg("index"));
     assert_clear_error(&output, "index with NUL bytes", &["nul.txt"]);
 }
@@ -472,7 +527,7 @@ fn article_without_references() {
         .split("\nReferences")
         .next()
         .unwrap_or_else(|| panic!("the seed article has a References section"));
-    let env = CitebotEnv::with_articles(&[("no-refs.txt", body.as_bytes())]);
+    let env = Workspace::with_articles(&[("no-refs.txt", body.as_bytes())]);
     let output = run(env.command().arg("index"));
     assert_ok(&output, "index without references");
     assert!(
@@ -495,7 +550,7 @@ fn markers_to_missing_references() {
     let text = "From Wikipedia, the free encyclopedia\nMissingrefs disease\n\n\
          Missingrefs disease is cited by a marker with no entry. [7] Also [42]: 12–13 here.\n\n\
          References\n\n  1. ^ Doe J (2020). \"A paper\". A Journal. 1 (1): 1–2.\n";
-    let env = CitebotEnv::with_articles(&[("missing.txt", text.as_bytes())]);
+    let env = Workspace::with_articles(&[("missing.txt", text.as_bytes())]);
     let output = run(env.command().arg("index"));
     assert_ok(&output, "index with missing references");
     let printed = stdout(&output);
@@ -524,7 +579,7 @@ fn duplicate_reference_numbers() {
          References\n\n  1. ^ First J (2020). \"First\". A Journal. 1 (1): 1–2.\n  \
          2. ^ Second J (2021). \"Second\". A Journal. 2 (1): 3–4.\n  \
          2. ^ Impostor J (2022). \"Impostor\". A Journal. 3 (1): 5–6.\n";
-    let env = CitebotEnv::with_articles(&[("duplicate.txt", text.as_bytes())]);
+    let env = Workspace::with_articles(&[("duplicate.txt", text.as_bytes())]);
     let output = run(env.command().arg("index"));
     assert_ok(&output, "index with duplicate numbers");
     assert!(
@@ -539,7 +594,7 @@ fn duplicate_reference_numbers() {
 }
 
 /// The answers to a few questions: (passage id, best sentence) of the first hit.
-fn first_hits(env: &CitebotEnv) -> Vec<(serde_json::Value, serde_json::Value)> {
+fn first_hits(env: &Workspace) -> Vec<(serde_json::Value, serde_json::Value)> {
     let questions = format!(
         "{ANSWERED_QUESTION}\nvenipuncture\nwhat are the types of calcinosis cutis\nreference 15\n"
     );
@@ -567,7 +622,7 @@ fn counts(index_output: &str) -> String {
 /// same references, and the title has no stray BOM.
 #[test]
 fn crlf_line_ends_and_bom() {
-    let plain = CitebotEnv::with_articles(&[("calcinosis-cutis.txt", seed_text().as_bytes())]);
+    let plain = Workspace::with_articles(&[("calcinosis-cutis.txt", seed_text().as_bytes())]);
     let expected = first_hits(&plain);
     assert!(expected.iter().all(|(id, _)| id.is_string()));
 
@@ -575,7 +630,7 @@ fn crlf_line_ends_and_bom() {
     let with_bom = format!("\u{feff}{}", seed_text());
     let both = format!("\u{feff}{crlf}");
     for (what, text) in [("CRLF", crlf), ("BOM", with_bom), ("BOM and CRLF", both)] {
-        let env = CitebotEnv::with_articles(&[("calcinosis-cutis.txt", text.as_bytes())]);
+        let env = Workspace::with_articles(&[("calcinosis-cutis.txt", text.as_bytes())]);
         let output = run(env.command().arg("index"));
         assert_ok(&output, what);
         assert_eq!(
@@ -596,7 +651,7 @@ fn crlf_line_ends_and_bom() {
 /// An article with a title and nothing else: "no body paragraph", where, and what to check.
 #[test]
 fn article_without_body() {
-    let env = CitebotEnv::with_articles(&[(
+    let env = Workspace::with_articles(&[(
         "title-only.txt",
         b"From Wikipedia, the free encyclopedia\nTitle only\n",
     )]);
@@ -611,7 +666,7 @@ fn article_without_body() {
 /// A corpus folder that is missing or holds no article.
 #[test]
 fn missing_and_empty_corpus() {
-    let env = CitebotEnv::empty();
+    let env = Workspace::empty();
     let output = run(env.command().args(["search", "x"]));
     assert_clear_error(&output, "empty corpus", &["no .txt article"]);
     std::fs::remove_dir_all(env.corpus_dir()).unwrap_or_else(|e| panic!("{e}"));
@@ -622,7 +677,7 @@ fn missing_and_empty_corpus() {
 /// A config file with a mistake: which file, which line, what is wrong.
 #[test]
 fn bad_config_file() {
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     for (extra, mention) in [
         ("[search]\ntop = 0\n", "search.top"),
         ("[search]\ntpo = 3\n", "tpo"),
@@ -633,7 +688,7 @@ fn bad_config_file() {
         let output = run(env.command().args(["search", "x"]));
         assert_clear_error(&output, &format!("config {extra:?}"), &[mention]);
     }
-    let output = run(citebot_env::citebot_command().args([
+    let output = run(common::citebot_command().args([
         "--config",
         "/nonexistent/citebot.toml",
         "search",
@@ -657,7 +712,7 @@ fn strange_but_valid_articles() {
             .map(|i| format!("Heading {i}\n\nText {i} here.\n\n"))
             .collect::<String>()
     );
-    let env = CitebotEnv::with_articles(&[
+    let env = Workspace::with_articles(&[
         (
             "long-line.txt",
             format!("Long line\n\n{long_line}\n").as_bytes(),

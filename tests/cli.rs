@@ -21,7 +21,7 @@ fn ask_answers_with_passage_sentence_and_sources() {
         .expect("runs");
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    insta::assert_snapshot!("ask_treatment", redact(&stdout, workspace.dir.path()));
+    insta::assert_snapshot!("ask_treatment", redact(&stdout, workspace.root()));
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn ask_off_topic_says_plainly_there_is_no_answer() {
         .expect("runs");
     assert_eq!(output.status.code(), Some(1), "no answer exits 1");
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
-    insta::assert_snapshot!("ask_off_topic", redact(&stdout, workspace.dir.path()));
+    insta::assert_snapshot!("ask_off_topic", redact(&stdout, workspace.root()));
 }
 
 #[test]
@@ -41,7 +41,7 @@ fn ask_about_something_the_article_never_mentions_names_it() {
     let workspace = Workspace::shipped();
     let stdout =
         stdout_of(&mut workspace.citebot(&["ask", "does CO2 laser treatment work on calcinosis"]));
-    insta::assert_snapshot!("ask_not_in_article", redact(&stdout, workspace.dir.path()));
+    insta::assert_snapshot!("ask_not_in_article", redact(&stdout, workspace.root()));
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn search_json_follows_the_contract() {
     assert_eq!(first["section"], "Treatment");
     assert_eq!(first["article"], "calcinosis-cutis");
     let text = first["text"].as_str().expect("text");
-    let article = std::fs::read_to_string(common::root().join("corpus/calcinosis-cutis.txt"))
+    let article = std::fs::read_to_string(common::repo_root().join("corpus/calcinosis-cutis.txt"))
         .expect("article");
     assert!(article.contains(text), "text is exactly the article's");
     assert!(first["refs"]
@@ -158,7 +158,7 @@ fn search_from_stdin_answers_each_line_before_the_input_ends() {
     let workspace = Workspace::shipped();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_citebot"))
         .arg("--config")
-        .arg(workspace.config())
+        .arg(workspace.config_path())
         .args(["search", "--json", "-"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -230,7 +230,7 @@ fn refs_outside_the_list_is_a_clear_error() {
 fn index_prints_a_summary() {
     let workspace = Workspace::shipped();
     let stdout = stdout_of(&mut workspace.citebot(&["index"]));
-    insta::assert_snapshot!("index_summary", redact(&stdout, workspace.dir.path()));
+    insta::assert_snapshot!("index_summary", redact(&stdout, workspace.root()));
 }
 
 #[test]
@@ -256,7 +256,7 @@ fn help_has_examples_everywhere() {
 fn missing_corpus_is_one_clear_line() {
     let workspace = Workspace::shipped();
     std::fs::write(
-        workspace.config(),
+        workspace.config_path(),
         format!(
             "corpus_dir = \"/nonexistent/corpus\"\nindex_dir = {:?}\n",
             workspace.index_dir()

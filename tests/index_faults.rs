@@ -2,11 +2,11 @@
 //! two rebuilds at once. The promise: the old index keeps serving, a rebuild fails with a clear
 //! message or recovers, and nothing half-written is ever read.
 //!
-//! Some faults need root (mounting a small or read-only tmpfs). Where mounting is not allowed
-//! the test says so on stderr and passes without checking that fault.
+//! Some faults need root: mounting a small or read-only tmpfs, and running the child as an
+//! unprivileged user so that folder permissions apply (CI runs as root). Where that is not
+//! possible the test fails and says why; none of them passes without checking its fault.
 
-#[path = "support/citebot_env.rs"]
-mod citebot_env;
+mod common;
 
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,20 +16,20 @@ use std::time::{Duration, Instant};
 
 use citebot::index::{self, RebuildOptions};
 use citebot::Engine;
-use citebot_env::{
-    assert_clear_error, assert_ok, copy_tree, json_lines, read_dir, run, shared_seed_env, stderr,
-    CitebotEnv, ANSWERED_QUESTION,
+use common::{
+    assert_clear_error, assert_ok, citebot_std_command, copy_tree, json_lines, read_dir, run,
+    shared_seed_env, stderr, Workspace, ANSWERED_QUESTION,
 };
 
 /// A copy of the seed corpus with a copy of the shared, already built index: saves a build.
-fn env_with_built_index() -> CitebotEnv {
-    let env = CitebotEnv::with_seed_corpus();
+fn env_with_built_index() -> Workspace {
+    let env = Workspace::with_seed_corpus();
     copy_tree(&shared_seed_env().index_dir(), &env.index_dir());
     env
 }
 
 /// Asks through the binary and insists on an answer. Returns stderr.
-fn assert_answers(env: &CitebotEnv, what: &str) -> String {
+fn assert_answers(env: &Workspace, what: &str) -> String {
     let output = run(env.command().args(["search", "--json", ANSWERED_QUESTION]));
     assert_ok(&output, what);
     let lines = json_lines(&output);
@@ -55,7 +55,7 @@ fn segment_files(generation: &Path, ext: &str) -> Vec<PathBuf> {
 /// The invariants of the index folder after any fault: `CURRENT` names a complete generation
 /// (manifest and tantivy meta present), it is the only generation, and no `.tmp-*` is left
 /// unless `allow_leftovers`.
-fn assert_index_folder_sound(env: &CitebotEnv, allow_leftovers: bool, what: &str) {
+fn assert_index_folder_sound(env: &Workspace, allow_leftovers: bool, what: &str) {
     let live = env.live_generation();
     assert!(
         live.join("manifest.json").is_file(),
@@ -128,7 +128,7 @@ fn corrupted_bytes_in_segment_files_never_panic_or_mislead() {
     for ext in ["term", "idx", "pos", "fast", "fieldnorm", "store"] {
         for fraction in [0.1, 0.3, 0.5, 0.7, 0.85] {
             trials += 1;
-            let env = CitebotEnv::with_seed_corpus();
+            let env = Workspace::with_seed_corpus();
             copy_tree(&shared.index_dir(), &env.index_dir());
             for file in segment_files(&env.live_generation(), ext) {
                 let mut bytes = fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
@@ -164,7 +164,7 @@ fn corrupted_bytes_in_segment_files_never_panic_or_mislead() {
 
 #[test]
 fn damaged_manifest_and_current_pointer_are_rebuilt() {
-    type Damage = fn(&CitebotEnv);
+    type Damage = fn(&Workspace);
     let cases: [(&str, Damage); 6] = [
         ("manifest deleted", |env| {
             let _ = fs::remove_file(env.live_generation().join("manifest.json"));
@@ -195,8 +195,8 @@ fn damaged_manifest_and_current_pointer_are_rebuilt() {
 
 /// A corpus large enough that a debug build of its index takes a noticeable time, so a
 /// rebuild can be killed in the middle.
-fn large_corpus_env() -> CitebotEnv {
-    let article = citebot_env::seed_article();
+fn large_corpus_env() -> Workspace {
+    let article = common::seed_article();
     let files: Vec<(String, Vec<u8>)> = (0..40)
         .map(|i| (format!("copy-{i:02}.txt"), article.clone().into_bytes()))
         .collect();
@@ -204,7 +204,7 @@ fn large_corpus_env() -> CitebotEnv {
         .iter()
         .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
         .collect();
-    CitebotEnv::with_articles(&borrowed)
+    Workspace::with_articles(&borrowed)
 }
 
 /// A rebuild killed at various points (SIGKILL: no cleanup runs) leaves at most a `.tmp-*`
@@ -287,7 +287,7 @@ fn killed_rebuild_leaves_nothing_that_blocks_the_next() {
 
 /// Whether another process holds the build lock, asked with util-linux `flock -n` (the same
 /// OS lock citebot takes); `None` when `flock` is not installed.
-fn lock_is_held(env: &CitebotEnv) -> Option<bool> {
+fn lock_is_held(env: &Workspace) -> Option<bool> {
     let status = Command::new("flock")
         .args(["--nonblock", "--conflict-exit-code", "75"])
         .arg(env.index_dir().join(".build.lock"))
@@ -359,7 +359,7 @@ fn concurrent_rebuilds_in_one_process() {
 /// folder, the cause and the setting to change. This works as root too, unlike permissions.
 #[test]
 fn index_folder_that_cannot_be_created() {
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     fs::write(env.root().join("a-file"), "not a folder").unwrap_or_else(|e| panic!("{e}"));
     env.write_config("");
     let config = fs::read_to_string(env.config_path()).unwrap_or_default();
@@ -378,31 +378,69 @@ fn index_folder_that_cannot_be_created() {
     }
 }
 
-/// A folder without write permission. Root ignores permissions, so as root this checks
-/// nothing and says so; the read-only mount test below covers root.
+/// A folder without write permission: one line naming the cause and the setting. Root ignores
+/// permissions, so as root (CI) the child runs as `nobody`; as another user it runs as that
+/// user, whom the permissions stop.
 #[test]
 fn index_folder_without_write_permission() {
     use std::os::unix::fs::PermissionsExt;
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     fs::create_dir_all(env.index_dir()).unwrap_or_else(|e| panic!("{e}"));
     fs::set_permissions(env.index_dir(), fs::Permissions::from_mode(0o555))
         .unwrap_or_else(|e| panic!("{e}"));
-    let probe = env.index_dir().join("probe");
-    if fs::write(&probe, "x").is_ok() {
-        let _ = fs::remove_file(&probe);
-        let _ = fs::set_permissions(env.index_dir(), fs::Permissions::from_mode(0o755));
-        eprintln!(
-            "skipped: running as root (or with CAP_DAC_OVERRIDE), permissions do not stop writes"
-        );
-        return;
-    }
-    let output = run(env.command().arg("index"));
+    let output = run(&mut unprivileged_citebot(&env, &["index"]));
     let _ = fs::set_permissions(env.index_dir(), fs::Permissions::from_mode(0o755));
+    assert!(
+        !output.status.success(),
+        "citebot wrote into a folder of mode 0555: it still ran with root's rights\nstderr: {}",
+        stderr(&output)
+    );
     assert_clear_error(
         &output,
         "index in a read-only folder",
         &["cannot be written", "index_dir"],
     );
+}
+
+/// The user id and group id of `nobody` on Debian and most Linux systems.
+const NOBODY: u32 = 65534;
+
+/// `citebot --config <env> ARGS…` run without root's rights: as `nobody` when the tests run as
+/// root (the kernel ignores folder permissions for root), else as the current user. `nobody`
+/// must reach the binary and the workspace, so the workspace is opened to others (mode 0755)
+/// and the binary is linked (or copied) into it: cargo's target folder is often under /root,
+/// which only root may enter.
+fn unprivileged_citebot(env: &Workspace, args: &[&str]) -> assert_cmd::Command {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    // A file this process created is owned by its effective user id.
+    let running_as_root = fs::metadata(env.config_path())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .uid()
+        == 0;
+    let built = assert_cmd::cargo::cargo_bin("citebot");
+    if !running_as_root {
+        return env.citebot(args);
+    }
+    fs::set_permissions(env.root(), fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("cannot open {} to others: {e}", env.root().display()));
+    let reachable = env.root().join("citebot");
+    if fs::hard_link(&built, &reachable).is_err() {
+        fs::copy(&built, &reachable).unwrap_or_else(|e| {
+            panic!(
+                "cannot copy {} where nobody can run it: {e}",
+                built.display()
+            )
+        });
+    }
+    let mut command = citebot_std_command(&reachable);
+    command
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .arg("--config")
+        .arg(env.config_path())
+        .args(args);
+    assert_cmd::Command::from_std(command)
 }
 
 /// A tmpfs mounted over a folder for the length of a test (needs root); unmounted on drop.
@@ -411,33 +449,21 @@ struct TmpfsMount {
 }
 
 impl TmpfsMount {
-    /// Mounts a tmpfs of `size_kib` KiB on `path`, or says why not.
-    fn mount(path: &Path, size_kib: u64) -> Result<TmpfsMount, String> {
-        fs::create_dir_all(path).map_err(|e| e.to_string())?;
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size_kib}k"), "tmpfs"])
-            .arg(path)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).trim().to_string());
-        }
-        Ok(TmpfsMount {
+    /// Mounts a tmpfs of `size_kib` KiB on `path`. Panics with the reason when it cannot: the
+    /// fault is not checked otherwise, and CI (root) can always mount.
+    fn mount(path: &Path, size_kib: u64) -> TmpfsMount {
+        fs::create_dir_all(path).unwrap_or_else(|e| panic!("{e}"));
+        run_mount(
+            &["-t", "tmpfs", "-o", &format!("size={size_kib}k"), "tmpfs"],
+            path,
+        );
+        TmpfsMount {
             path: path.to_path_buf(),
-        })
+        }
     }
 
-    fn remount_read_only(&self) -> Result<(), String> {
-        let output = Command::new("mount")
-            .args(["-o", "remount,ro"])
-            .arg(&self.path)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-        }
+    fn remount_read_only(&self) {
+        run_mount(&["-o", "remount,ro"], &self.path);
     }
 }
 
@@ -451,6 +477,20 @@ impl Drop for TmpfsMount {
             let _ = Command::new("umount").arg("-l").arg(&self.path).status();
         }
     }
+}
+
+/// `mount ARGS… PATH`, or a panic saying why this fault test cannot run here.
+fn run_mount(args: &[&str], path: &Path) {
+    let why = match Command::new("mount").args(args).arg(path).output() {
+        Ok(output) if output.status.success() => return,
+        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        Err(error) => format!("cannot run mount: {error}"),
+    };
+    panic!(
+        "mount {} {} failed ({why}): this fault test mounts a tmpfs and needs root (CI runs as root); run it as root or in a container with CAP_SYS_ADMIN",
+        args.join(" "),
+        path.display()
+    );
 }
 
 fn disk_usage_kib(path: &Path) -> u64 {
@@ -472,22 +512,15 @@ fn disk_usage_kib(path: &Path) -> u64 {
 const EXTRA_KIB: [u64; 12] = [4, 12, 24, 40, 56, 62, 64, 66, 68, 70, 72, 200];
 
 /// Runs `citebot index` on a copy of the seed index in a tmpfs `extra_kib` larger than the
-/// index; `check` looks at the outcome. False when tmpfs cannot be mounted here.
-fn with_full_disk(extra_kib: u64, check: impl FnOnce(&CitebotEnv, &std::process::Output)) -> bool {
+/// index; `check` looks at the outcome.
+fn with_full_disk(extra_kib: u64, check: impl FnOnce(&Workspace, &std::process::Output)) {
     let pristine = shared_seed_env().index_dir();
-    let env = CitebotEnv::with_seed_corpus();
-    let mount = match TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + extra_kib) {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a small tmpfs ({why})");
-            return false;
-        }
-    };
+    let env = Workspace::with_seed_corpus();
+    let mount = TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + extra_kib);
     copy_tree(&pristine, &env.index_dir());
     let output = run(env.command().arg("index"));
     check(&env, &output);
     drop(mount);
-    true
 }
 
 /// A full disk during a rebuild: the rebuild fails with one line saying the disk is full, and
@@ -496,7 +529,7 @@ fn with_full_disk(extra_kib: u64, check: impl FnOnce(&CitebotEnv, &std::process:
 fn full_disk_during_rebuild() {
     let mut failed_for_space = 0;
     for extra_kib in EXTRA_KIB {
-        let mounted = with_full_disk(extra_kib, |env, output| {
+        with_full_disk(extra_kib, |env, output| {
             let what = format!("full disk (+{extra_kib} KiB)");
             if output.status.success() {
                 assert_ok(output, &what);
@@ -513,9 +546,6 @@ fn full_disk_during_rebuild() {
             let notice = assert_answers(env, &what);
             assert!(!notice.contains("built it"), "{notice}");
         });
-        if !mounted {
-            return;
-        }
     }
     eprintln!(
         "full disk: {failed_for_space} of {} sizes made the rebuild fail",
@@ -532,7 +562,7 @@ fn full_disk_during_rebuild() {
 fn full_disk_during_rebuild_leaves_nothing_behind() {
     let mut leftovers = Vec::new();
     for extra_kib in (40..=100).step_by(2) {
-        let mounted = with_full_disk(extra_kib, |env, output| {
+        with_full_disk(extra_kib, |env, output| {
             let entries = env.index_entries();
             let generations = entries.iter().filter(|n| n.starts_with("gen-")).count();
             let temporary = entries.iter().any(|n| n.starts_with(".tmp-"));
@@ -543,9 +573,6 @@ fn full_disk_during_rebuild_leaves_nothing_behind() {
                 ));
             }
         });
-        if !mounted {
-            return;
-        }
     }
     assert!(
         leftovers.is_empty(),
@@ -559,14 +586,8 @@ fn full_disk_during_rebuild_leaves_nothing_behind() {
 #[test]
 fn full_disk_during_rebuild_while_an_engine_serves() {
     let pristine = shared_seed_env().index_dir();
-    let env = CitebotEnv::with_seed_corpus();
-    let mount = match TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + 12) {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a small tmpfs ({why})");
-            return;
-        }
-    };
+    let env = Workspace::with_seed_corpus();
+    let mount = TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + 12);
     copy_tree(&pristine, &env.index_dir());
     let config = env.config();
     let engine = Engine::open(&config).unwrap_or_else(|e| panic!("{e}"));
@@ -589,19 +610,10 @@ fn full_disk_during_rebuild_while_an_engine_serves() {
 #[test]
 fn rebuild_on_a_read_only_file_system() {
     let pristine = shared_seed_env().index_dir();
-    let env = CitebotEnv::with_seed_corpus();
-    let mount = match TmpfsMount::mount(&env.index_dir(), 1024) {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a tmpfs ({why})");
-            return;
-        }
-    };
+    let env = Workspace::with_seed_corpus();
+    let mount = TmpfsMount::mount(&env.index_dir(), 1024);
     copy_tree(&pristine, &env.index_dir());
-    if let Err(why) = mount.remount_read_only() {
-        eprintln!("skipped: cannot remount read-only ({why})");
-        return;
-    }
+    mount.remount_read_only();
     let output = run(env.command().arg("index"));
     assert_clear_error(
         &output,
@@ -616,19 +628,10 @@ fn rebuild_on_a_read_only_file_system() {
 #[test]
 fn up_to_date_index_on_a_read_only_file_system_is_served() {
     let pristine = shared_seed_env().index_dir();
-    let env = CitebotEnv::with_seed_corpus();
-    let mount = match TmpfsMount::mount(&env.index_dir(), 1024) {
-        Ok(mount) => mount,
-        Err(why) => {
-            eprintln!("skipped: cannot mount a tmpfs ({why})");
-            return;
-        }
-    };
+    let env = Workspace::with_seed_corpus();
+    let mount = TmpfsMount::mount(&env.index_dir(), 1024);
     copy_tree(&pristine, &env.index_dir());
-    if let Err(why) = mount.remount_read_only() {
-        eprintln!("skipped: cannot remount read-only ({why})");
-        return;
-    }
+    mount.remount_read_only();
     let notice = assert_answers(&env, "search on a read-only FS");
     assert!(!notice.contains("built it"), "{notice}");
     drop(mount);

@@ -61,10 +61,10 @@ fn deleting_meta_json_recovers() {
 
 #[test]
 fn a_changed_corpus_makes_the_index_stale() {
-    let workspace = Workspace::copied();
+    let workspace = Workspace::with_seed_corpus();
     workspace.citebot(&["index"]).assert().success();
     let before = live_generation(&workspace);
-    let path = workspace.corpus.join("calcinosis-cutis.txt");
+    let path = workspace.corpus_dir().join("calcinosis-cutis.txt");
     let mut text = std::fs::read_to_string(&path).expect("article");
     text = text.replace(
         "Colchicine is an antimicrotubule drug",
@@ -103,11 +103,11 @@ fn a_rebuild_swaps_generations_and_keeps_one() {
 
 #[test]
 fn an_engine_picks_up_a_rebuilt_index_without_restart() {
-    let workspace = Workspace::copied();
-    let config = workspace.load_config();
+    let workspace = Workspace::with_seed_corpus();
+    let config = workspace.config();
     let engine = citebot::Engine::open(&config).expect("engine");
     assert!(!engine.ask("zebrafruit", 3).answered());
-    let path = workspace.corpus.join("calcinosis-cutis.txt");
+    let path = workspace.corpus_dir().join("calcinosis-cutis.txt");
     let text = std::fs::read_to_string(&path).expect("article");
     std::fs::write(
         &path,
@@ -165,14 +165,14 @@ fn rehashed(config: &citebot::Config) -> usize {
 
 #[test]
 fn an_unchanged_corpus_is_not_read_again() {
-    let workspace = Workspace::copied();
-    backdate_corpus(&workspace.corpus);
-    let config = workspace.load_config();
+    let workspace = Workspace::with_seed_corpus();
+    backdate_corpus(&workspace.corpus_dir());
+    let config = workspace.config();
     citebot::index::rebuild(&config, Default::default()).expect("rebuild");
     assert_eq!(rehashed(&config), 0, "metadata vouches for every file");
 
     // Touched, content unchanged: re-read, still up to date.
-    let path = workspace.corpus.join("calcinosis-cutis.txt");
+    let path = workspace.corpus_dir().join("calcinosis-cutis.txt");
     std::fs::File::options()
         .write(true)
         .open(&path)
@@ -185,10 +185,10 @@ fn an_unchanged_corpus_is_not_read_again() {
 #[test]
 fn freshly_written_files_are_always_rehashed() {
     // Written and indexed within the racy window: their metadata cannot vouch for them.
-    let workspace = Workspace::copied();
-    let config = workspace.load_config();
+    let workspace = Workspace::with_seed_corpus();
+    let config = workspace.config();
     citebot::index::rebuild(&config, Default::default()).expect("rebuild");
-    let files = citebot::corpus::list_articles(&workspace.corpus)
+    let files = citebot::corpus::list_articles(&workspace.corpus_dir())
         .expect("list")
         .len();
     assert_eq!(rehashed(&config), files);
@@ -196,13 +196,13 @@ fn freshly_written_files_are_always_rehashed() {
 
 #[test]
 fn a_change_that_keeps_size_and_mtime_is_still_seen() {
-    let workspace = Workspace::copied();
-    backdate_corpus(&workspace.corpus);
-    let config = workspace.load_config();
+    let workspace = Workspace::with_seed_corpus();
+    backdate_corpus(&workspace.corpus_dir());
+    let config = workspace.config();
     citebot::index::rebuild(&config, Default::default()).expect("rebuild");
     assert!(citebot::index::check(&config).is_ok());
 
-    let path = workspace.corpus.join("calcinosis-cutis.txt");
+    let path = workspace.corpus_dir().join("calcinosis-cutis.txt");
     let before = std::fs::metadata(&path).expect("metadata");
     let text = std::fs::read_to_string(&path).expect("article");
     // Same length, same mtime (put back as `touch -d` or `rsync -t` would): the ctime moves.
@@ -225,14 +225,14 @@ fn a_change_that_keeps_size_and_mtime_is_still_seen() {
 
 #[test]
 fn an_added_or_removed_article_makes_the_index_stale() {
-    let workspace = Workspace::copied();
-    backdate_corpus(&workspace.corpus);
-    let config = workspace.load_config();
+    let workspace = Workspace::with_seed_corpus();
+    backdate_corpus(&workspace.corpus_dir());
+    let config = workspace.config();
     citebot::index::rebuild(&config, Default::default()).expect("rebuild");
-    let original = workspace.corpus.join("calcinosis-cutis.txt");
-    let copy = workspace.corpus.join("zz-copy.txt");
+    let original = workspace.corpus_dir().join("calcinosis-cutis.txt");
+    let copy = workspace.corpus_dir().join("zz-copy.txt");
     std::fs::copy(&original, &copy).expect("copy");
-    backdate_corpus(&workspace.corpus);
+    backdate_corpus(&workspace.corpus_dir());
     assert!(
         matches!(
             citebot::index::check(&config),
@@ -254,9 +254,9 @@ fn an_added_or_removed_article_makes_the_index_stale() {
 
 #[test]
 fn a_damaged_file_table_means_reading_the_corpus_not_a_wrong_verdict() {
-    let workspace = Workspace::copied();
-    backdate_corpus(&workspace.corpus);
-    let config = workspace.load_config();
+    let workspace = Workspace::with_seed_corpus();
+    backdate_corpus(&workspace.corpus_dir());
+    let config = workspace.config();
     citebot::index::rebuild(&config, Default::default()).expect("rebuild");
     let table = live_generation(&workspace).join("corpus-files.bin");
     let mut bytes = std::fs::read(&table).expect("file table");

@@ -90,7 +90,7 @@ fn eval_agrees_with_the_shared_scorer() {
             format!("{value}\n")
         })
         .collect();
-    let results_path = workspace.dir.path().join("results.jsonl");
+    let results_path = workspace.root().join("results.jsonl");
     std::fs::write(&results_path, results).expect("write results");
     let scored = std::process::Command::new("python3")
         .arg(&scorer)

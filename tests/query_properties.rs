@@ -3,8 +3,7 @@
 //! bounded time (measured and printed; only a generous ceiling is asserted, since debug builds
 //! on a shared 2-core machine vary a lot).
 
-#[path = "support/citebot_env.rs"]
-mod citebot_env;
+mod common;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use citebot::Engine;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 
-use citebot_env::{shared_seed_env, ANSWERED_QUESTION};
+use common::{shared_seed_env, ANSWERED_QUESTION};
 
 /// The question length citebot searches (`search.max_question_chars`); longer ones are cut.
 const SIZE_LIMIT_CHARS: usize = 2000;

@@ -3,8 +3,7 @@
 //! on its reload interval). Not one answer may fail or come back empty, and a rebuilt index
 //! (with an article added, then removed) is picked up without a restart.
 
-#[path = "support/citebot_env.rs"]
-mod citebot_env;
+mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -12,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use citebot::index::{self, RebuildOptions};
 use citebot::Engine;
-use citebot_env::{
-    copy_tree, second_article, shared_seed_env, CitebotEnv, ANSWERED_QUESTION,
+use common::{
+    copy_tree, second_article, shared_seed_env, Workspace, ANSWERED_QUESTION,
     SECOND_ARTICLE_QUESTION,
 };
 
@@ -42,7 +41,7 @@ fn answered_from(engine: &Engine, question: &str, slug: &str) -> bool {
 
 #[test]
 fn thousands_of_questions_while_the_index_is_rebuilt() {
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     copy_tree(&shared_seed_env().index_dir(), &env.index_dir());
     let config = env.config();
     let engine = Engine::open(&config).unwrap_or_else(|e| panic!("the engine must open: {e}"));
@@ -182,7 +181,7 @@ fn thousands_of_questions_while_the_index_is_rebuilt() {
 /// with a clear error and the engine keeps answering from the generation it has.
 #[test]
 fn damaged_new_generation_is_not_switched_to() {
-    let env = CitebotEnv::with_seed_corpus();
+    let env = Workspace::with_seed_corpus();
     copy_tree(&shared_seed_env().index_dir(), &env.index_dir());
     let config = env.config();
     let engine = Engine::open(&config).unwrap_or_else(|e| panic!("{e}"));

@@ -5,8 +5,7 @@
 //! The tests that start the bot need the `discord` feature (on by default); without it, the
 //! config checks run through `search`, which reads the same config.toml.
 
-#[path = "support/citebot_env.rs"]
-mod citebot_env;
+mod common;
 
 #[cfg(feature = "discord")]
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,9 +15,9 @@ use std::process::Output;
 #[cfg(feature = "discord")]
 use std::time::Duration;
 
-use citebot_env::{
+use common::{
     assert_clear_error, assert_no_panic, citebot_command, copy_tree, run, shared_seed_env, stderr,
-    stdout, CitebotEnv,
+    stdout, Workspace,
 };
 
 /// Shaped like a real bot token (base64 id . timestamp . HMAC), unique to these tests.
@@ -40,7 +39,7 @@ fn assert_no_token(output: &Output, what: &str) {
             leaks
                 .iter()
                 .take(3)
-                .map(|line| citebot_env::truncate(line, 1500))
+                .map(|line| common::truncate(line, 1500))
                 .collect::<Vec<_>>()
                 .join("\n")
         );
@@ -54,8 +53,8 @@ const READS_CONFIG: &[&str] = &["bot"];
 #[cfg(not(feature = "discord"))]
 const READS_CONFIG: &[&str] = &["search", "x"];
 
-fn env_with_index() -> CitebotEnv {
-    let env = CitebotEnv::with_seed_corpus();
+fn env_with_index() -> Workspace {
+    let env = Workspace::with_seed_corpus();
     copy_tree(&shared_seed_env().index_dir(), &env.index_dir());
     env
 }
@@ -188,7 +187,7 @@ fn authorization(head: &str) -> String {
 }
 
 #[cfg(feature = "discord")]
-fn run_bot_against(env: &CitebotEnv, api_base: &str) -> Output {
+fn run_bot_against(env: &Workspace, api_base: &str) -> Output {
     run(env
         .command()
         .env("DISCORD_TOKEN", TOKEN)
@@ -310,7 +309,7 @@ fn token_pasted_into_token_env_is_not_echoed() {
 fn token_from_a_file_named_in_config() {
     let env = env_with_index();
     let token_file = env.root().join("discord_token");
-    citebot_env::write(&token_file, format!("{TOKEN}\n").as_bytes());
+    common::write(&token_file, format!("{TOKEN}\n").as_bytes());
     let api = fake_api("401 Unauthorized", |_| {
         "{\"message\": \"401: Unauthorized\"}".to_string()
     });

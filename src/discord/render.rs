@@ -1016,7 +1016,7 @@ mod tests {
 
     use super::*;
     use crate::answer::AbstainReason;
-    use crate::citation::parse_entry;
+    use crate::article::{parse_article, Article, PassageLimits};
     use crate::passage::{Marker, MarkerTarget, SectionPath, Sentence};
 
     /// A passage from sentences, each with the reference numbers that cite it.
@@ -1059,31 +1059,25 @@ mod tests {
         })
     }
 
+    /// The shipped article through the real parser, so that every snapshot shows the
+    /// article's own text, sections and references, never a made-up claim.
+    fn article() -> &'static Article {
+        static ARTICLE: std::sync::LazyLock<Article> = std::sync::LazyLock::new(|| {
+            parse_article(
+                "calcinosis-cutis",
+                include_str!("../../corpus/calcinosis-cutis.txt"),
+                PassageLimits::default(),
+            )
+        });
+        &ARTICLE
+    }
+
+    /// What the bot builds at start-up from an index of the shipped article.
     fn library() -> Library {
-        let citations = vec![
-            parse_entry(RefNumber(3), "Reiter, Nanette; El-Shabrawi, Laila; Leinweber, Bernd; Berghold, Andrea; Aberer, Elisabeth (2011). \"Calcinosis cutis\". Journal of the American Academy of Dermatology. 65 (1): 1–12. doi:10.1016/j.jaad.2010.08.038. PMID 21679810."),
-            parse_entry(RefNumber(15), "Grenader, Tal; Shavit, Linda (Aug 18, 2011). \"Scrotal Calcinosis\". New England Journal of Medicine. 365 (7): 647. doi:10.1056/NEJMicm1013803. PMID 21848465."),
-        ];
+        let article = article();
         Library {
-            articles: vec![ArticleInfo {
-                slug: "calcinosis-cutis".to_string(),
-                title: "Calcinosis cutis".to_string(),
-                source_url: "https://en.wikipedia.org/wiki/Calcinosis_cutis".to_string(),
-                licence: "CC BY-SA 4.0".to_string(),
-                passages: 30,
-                references: 15,
-                sections: [
-                    &[][..],
-                    &["Signs and symptoms"],
-                    &["Causes"],
-                    &["Diagnosis", "Classification"],
-                    &["Treatment"],
-                ]
-                .iter()
-                .map(|path| SectionPath(path.iter().map(|s| s.to_string()).collect()))
-                .collect(),
-            }],
-            citations: HashMap::from([("calcinosis-cutis".to_string(), citations)]),
+            articles: vec![ArticleInfo::for_article(article)],
+            citations: HashMap::from([(article.slug.clone(), article.references.clone())]),
         }
     }
 
@@ -1107,27 +1101,37 @@ mod tests {
         }
     }
 
-    fn treatment_hit() -> Hit {
+    /// The article's body passage holding `words`, as a hit answered by the sentence that
+    /// holds them.
+    fn hit_of(words: &str) -> Hit {
+        let passage = article()
+            .body_passages()
+            .find(|passage| passage.text.contains(words))
+            .unwrap_or_else(|| panic!("no passage of the article holds {words:?}"));
+        let best = passage
+            .sentences
+            .iter()
+            .position(|sentence| passage.text[sentence.start..sentence.end].contains(words))
+            .unwrap_or_else(|| panic!("no sentence holds {words:?}"));
         Hit {
             coverage: 1.0,
-            passage: passage(
-                "p20",
-                &["Treatment"],
-                &[
-                    ("Treatment depends on the type of calcinosis.", &[]),
-                    ("Surgical excision of *painful* lesions is an option.", &[3]),
-                    ("Scrotal calcinosis is removed surgically.", &[15]),
-                ],
-            ),
-            score: 3.2,
-            best_sentences: vec![1],
+            passage: std::sync::Arc::new(passage.clone()),
+            score: 1.0,
+            best_sentences: vec![best],
+            answers_too: false,
         }
+    }
+
+    /// The Treatment paragraph on colchicine: three sentences citing [1], [21] and [1] again,
+    /// the middle one answering.
+    fn treatment_hit() -> Hit {
+        hit_of("foreign body-like response")
     }
 
     #[test]
     fn answer_embed_bolds_the_answer_and_lists_sources() {
         let reply = render_answer(
-            &answer("how is it treated? @everyone", vec![treatment_hit()]),
+            &answer("why is colchicine used? @everyone", vec![treatment_hit()]),
             page(1, true),
             &library(),
         );
@@ -1177,9 +1181,10 @@ mod tests {
         let reply = render_references(&[treatment_hit(), treatment_hit()], &library());
         reply.check_limits().unwrap();
         let text = reply.embeds[0].description.clone().unwrap();
-        assert_eq!(text.matches("**\\[3\\]**").count(), 1);
+        assert_eq!(text.matches("**\\[1\\]**").count(), 1, "{text}");
+        assert_eq!(text.matches("**\\[21\\]**").count(), 1, "{text}");
         assert!(
-            text.contains("[PMID 21848465](https://pubmed.ncbi.nlm.nih.gov/21848465/)"),
+            text.contains("[PMID 3816102](https://pubmed.ncbi.nlm.nih.gov/3816102/)"),
             "{text}"
         );
     }
@@ -1195,7 +1200,7 @@ mod tests {
     fn choices_filter_by_number_and_words() {
         let library = library();
         let citations = &library.citations["calcinosis-cutis"];
-        let by_number = source_choices(citations, "1");
+        let by_number = source_choices(citations, "15");
         assert_eq!(
             by_number,
             vec![(
@@ -1203,8 +1208,8 @@ mod tests {
                 15
             )]
         );
-        assert_eq!(source_choices(citations, "dermatology").len(), 1);
-        assert_eq!(source_choices(citations, "").len(), 2);
+        assert_eq!(source_choices(citations, "colchicine").len(), 1);
+        assert_eq!(source_choices(citations, "").len(), citations.len());
     }
 
     #[test]
@@ -1294,6 +1299,7 @@ mod tests {
                 ),
                 score: 1.0,
                 best_sentences: vec![0],
+                answers_too: false,
             })
             .collect();
         let reply = render_answer(&answer("deposits?", hits), page(5, true), &library());
@@ -1326,6 +1332,7 @@ mod tests {
                         passage: passage(&format!("p{i}"), &["Treatment"], &pairs),
                         score: 1.0,
                         best_sentences: vec![best],
+                        answers_too: false,
                     })
                     .collect();
                 let reply = render_answer(&answer(&question, hits), page(count, true), &library());
