@@ -1,5 +1,5 @@
 //! Understanding a question: which words carry its meaning, what else they may be called in
-//! the article (synonyms and abbreviations, kept as data in `synonyms.toml`), and whether it
+//! the article (synonyms and abbreviations, data in `corpus/vocabulary.toml`), and whether it
 //! asks about the cited works themselves.
 //!
 //! A question is never query syntax: it is cut into words by the same analyzer as the index,
