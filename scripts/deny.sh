@@ -8,17 +8,29 @@
 # Installs cargo-deny from crates.io when it is missing (`cargo install cargo-deny --locked`,
 # about 8 minutes on 2 cores, once per machine). The checks run with --locked so Cargo.lock
 # is never rewritten; without `advisories` they also run --offline.
+#
+# Before checking, `cargo fetch --locked` downloads every package of Cargo.lock, for every
+# target platform. cargo-deny reads the whole graph through `cargo metadata` (deny.toml checks
+# every target: a crate used only on Windows still ships to someone) and the licence files
+# inside the crates, so it needs packages that `cargo test` on this machine never downloads
+# (android_system_properties, windows-sys, ...). Without the fetch an offline check passes only
+# where some earlier build happened to leave them in the cache. With the fetch done, the check
+# itself runs offline: it reads exactly what Cargo.lock pins and nothing else. Each step prints
+# `ci: stage NAME took N s`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/stage.sh
 
 checks=("$@")
 if [ ${#checks[@]} -eq 0 ]; then
     checks=(licenses bans sources)
 fi
 
-if ! cargo deny --version >/dev/null 2>&1; then
+if cargo deny --version >/dev/null 2>&1; then
+    echo "ci: stage cargo-deny install took 0 s (already installed: $(cargo deny --version))" >&2
+else
     echo "deny: cargo-deny is not installed; installing it from crates.io" >&2
-    cargo install cargo-deny --locked >&2
+    stage "cargo-deny install" cargo install cargo-deny --locked >&2
 fi
 
 network=(--offline)
@@ -29,5 +41,8 @@ for check in "${checks[@]}"; do
     fi
 done
 
+# Every package of Cargo.lock, all platforms (cargo fetch without --target fetches for all).
+stage "deny fetch" cargo fetch --locked
+
 echo "deny: cargo deny check ${checks[*]}" >&2
-exec cargo deny --locked "${network[@]}" --color never check "${checks[@]}"
+stage "deny check" cargo deny --locked "${network[@]}" --color never check "${checks[@]}"

@@ -22,6 +22,8 @@
 # main build so different compiler flags do not rebuild it), FUZZ_JOBS (build jobs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Prints `ci: stage NAME took N s` for the install, the build and the runs.
+source scripts/lib/stage.sh
 
 seconds="${FUZZ_SECONDS:-20}"
 sanitizer="${FUZZ_SANITIZER:-none}"
@@ -45,9 +47,11 @@ skip() {
     exit 0
 }
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
+if cargo fuzz --version >/dev/null 2>&1; then
+    echo "ci: stage cargo-fuzz install took 0 s (already installed: $(cargo fuzz --version))" >&2
+else
     echo "fuzz-smoke: cargo-fuzz is not installed; installing it from crates.io" >&2
-    if ! cargo install cargo-fuzz --locked >&2; then
+    if ! stage "cargo-fuzz install" cargo install cargo-fuzz --locked >&2; then
         skip "cargo-fuzz cannot be installed here (network or build tools missing); install it with 'cargo install cargo-fuzz --locked'"
     fi
 fi
@@ -65,15 +69,16 @@ build() {
 }
 
 echo "fuzz-smoke: building ${targets[*]} (sanitizer: $sanitizer) in $CARGO_TARGET_DIR" >&2
-build_start=$SECONDS
-if [ $# -eq 0 ]; then
-    build # every target in one cargo run
-else
-    for target in "${targets[@]}"; do
-        build "$target"
-    done
-fi
-echo "fuzz-smoke: built in $((SECONDS - build_start)) s" >&2
+build_all() {
+    if [ $# -eq 0 ]; then
+        build # every target in one cargo run
+    else
+        for target in "$@"; do
+            build "$target" || return
+        done
+    fi
+}
+stage "fuzz build" build_all "$@"
 
 # The query target builds its index here (one per fuzzing process); removed at the end.
 CITEBOT_FUZZ_WORKDIR="$(mktemp -d "${TMPDIR:-/tmp}/citebot-fuzz-index-XXXXXX")"
@@ -81,6 +86,7 @@ export CITEBOT_FUZZ_WORKDIR
 trap 'rm -rf "$CITEBOT_FUZZ_WORKDIR"' EXIT
 
 status=0
+runs_start=$SECONDS
 for target in "${targets[@]}"; do
     case "$target" in
         query) dict=fuzz/query.dict ;;
@@ -113,4 +119,5 @@ for target in "${targets[@]}"; do
         tail -n 40 "$log" >&2
     fi
 done
+echo "ci: stage fuzz runs took $((SECONDS - runs_start)) s (${#targets[@]} targets, ${seconds} s each)" >&2
 exit "$status"

@@ -17,16 +17,19 @@ fn main() -> ExitCode {
         .init();
 
     let cli = Cli::parse();
-    let stdout = std::io::stdout();
-    let mut out = std::io::LineWriter::new(stdout.lock());
+    let mut out = Stdout::new();
     let result = cli::run(cli, &mut out).and_then(|outcome| {
         out.flush()?;
         Ok(outcome)
     });
+    // A reader that went away (`citebot search … | head`) is a normal end, not an error,
+    // whatever the command was writing and however its error was wrapped on the way up.
+    if out.reader_gone {
+        return ExitCode::SUCCESS;
+    }
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::NoAnswer) => ExitCode::from(1),
-        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("citebot: {}", one_line(&error));
             ExitCode::from(2)
@@ -34,13 +37,51 @@ fn main() -> ExitCode {
     }
 }
 
-/// A reader that went away (`citebot search … | head`) is a normal end, not an error.
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+/// Standard output, line-buffered, that remembers whether its reader went away.
+///
+/// Looking for a broken pipe in the error a command returns is not enough: an error can hide
+/// its io::Error (serde_json's keeps it out of `source()`, so `search --json | head` used to
+/// print "Broken pipe"), or a library can turn it into text. The writer itself sees every
+/// failed write and flush, so `main` asks it.
+struct Stdout {
+    inner: std::io::LineWriter<std::io::StdoutLock<'static>>,
+    reader_gone: bool,
+}
+
+impl Stdout {
+    fn new() -> Stdout {
+        Stdout {
+            inner: std::io::LineWriter::new(std::io::stdout().lock()),
+            reader_gone: false,
+        }
+    }
+
+    /// Passes a result on, noting a broken pipe.
+    fn note<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(error) = &result {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                self.reader_gone = true;
+            }
+        }
+        result
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(bytes);
+        self.note(result)
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let result = self.inner.write_all(bytes);
+        self.note(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.note(result)
+    }
 }
 
 /// The error and its causes on one line, without repeating a cause the message already holds.

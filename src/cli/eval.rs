@@ -19,7 +19,7 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Cut-off for reference precision and an extra R@k column.
+    /// Cut-off for reference precision and an extra R@k column, 1 to 100.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub k: u16,
     /// Also write the ranked results in the scorer's format to this file.

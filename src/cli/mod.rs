@@ -99,7 +99,7 @@ pub struct AskArgs {
     /// The question, in any words.
     #[arg(value_name = "QUESTION", required = true, num_args = 1..)]
     pub question: Vec<String>,
-    /// How many passages to show (default: search.top in config.toml).
+    /// How many passages to show, 1 to 50 (default: search.top in config.toml).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=50))]
     pub top: Option<u16>,
 }
@@ -109,7 +109,7 @@ pub struct SearchArgs {
     /// The query; `-` reads one query per line from standard input.
     #[arg(value_name = "QUERY", required = true, num_args = 1.., allow_hyphen_values = true)]
     pub query: Vec<String>,
-    /// How many passages to return.
+    /// How many passages to return, 1 to 100.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub top: u16,
     /// Print JSON (the contract other tools rely on) instead of text.
@@ -555,4 +555,74 @@ fn render_line(
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::Cli;
+
+    /// Every bounded option: its command, its name, and the bounds its value parser enforces.
+    const BOUNDED: &[(&str, &str, u32, u32)] = &[
+        ("ask", "top", 1, 50),
+        ("search", "top", 1, 100),
+        ("eval", "k", 1, 100),
+    ];
+
+    /// Whether `citebot COMMAND --OPTION VALUE` parses (with a positional argument when the
+    /// command requires one).
+    fn parses(command: &str, option: &str, value: &str) -> bool {
+        let needs_positional = Cli::command()
+            .find_subcommand(command)
+            .is_some_and(|sub| sub.get_positionals().any(|arg| arg.is_required_set()));
+        let option = format!("--{option}");
+        let mut line = vec!["citebot", command, option.as_str(), value];
+        if needs_positional {
+            line.push("question");
+        }
+        Cli::try_parse_from(line).is_ok()
+    }
+
+    #[test]
+    fn bounded_options_state_the_bounds_they_enforce() {
+        let cli = Cli::command();
+        for &(command, option, low, high) in BOUNDED {
+            let accepted = |value: u32| parses(command, option, &value.to_string());
+            assert!(accepted(low) && accepted(high), "{command} --{option}");
+            assert!(
+                !accepted(low - 1) && !accepted(high + 1),
+                "{command} --{option}"
+            );
+            let help = cli
+                .find_subcommand(command)
+                .and_then(|sub| sub.get_arguments().find(|arg| arg.get_id() == option))
+                .and_then(|arg| arg.get_help())
+                .map(|help| help.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.contains(&format!("{low} to {high}")),
+                "{command} --{option}: help {help:?} does not state {low} to {high}"
+            );
+        }
+    }
+
+    /// A new option with a range must join [`BOUNDED`] (and so state its bounds).
+    #[test]
+    fn every_option_that_refuses_a_number_is_listed_as_bounded() {
+        for sub in Cli::command().get_subcommands() {
+            let command = sub.get_name();
+            for arg in sub.get_arguments().filter(|arg| arg.get_long().is_some()) {
+                let option = arg.get_long().unwrap_or_default();
+                let numeric = parses(command, option, "1");
+                let bounded = !parses(command, option, "0") || !parses(command, option, "1000000");
+                if numeric && bounded {
+                    assert!(
+                        BOUNDED.iter().any(|&(c, o, _, _)| c == command && o == option),
+                        "{command} --{option} has bounds: add it to BOUNDED and state them in its help"
+                    );
+                }
+            }
+        }
+    }
 }
