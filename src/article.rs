@@ -196,8 +196,9 @@ const EDITORIAL_TAGS: &[&str] = &[
     "by whom?",
 ];
 
-/// A reference marker: `[3]`, `[a]`, `[note 1]`, `[citation needed]`, optionally followed by a
-/// page locator `: 527–530` (the copy puts hair spaces U+200A around it, which `\s` matches).
+/// What may be a reference marker: `[3]`, `[a]`, `[note 1]`, `[citation needed]`, optionally
+/// followed by a page locator `: 527–530` (the copy puts hair spaces U+200A around it, which `\s`
+/// matches). Whether a bracketed word is a marker or the text's own is [`marker_target`]'s call.
 static MARKER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)
@@ -287,31 +288,30 @@ pub fn parse_article(slug: &str, text: &str, limits: PassageLimits) -> Article {
 
     let mut passages = Vec::new();
     let known_refs: BTreeSet<RefNumber> = references.iter().map(|c| c.number).collect();
-    let known_notes: BTreeSet<&str> = notes.iter().map(|(label, _)| label.as_str()).collect();
+    let note_labels = NoteLabels::of(notes.iter().map(|(label, _)| label.as_str()));
     let mut body_index = 0;
     for (section_path, paragraph, line) in &paragraphs {
-        for chunk in split_paragraph(paragraph, limits) {
-            for marker in chunk.sentences.iter().flat_map(|s| &s.markers) {
-                match &marker.target {
-                    MarkerTarget::Reference(number) if !known_refs.contains(number) => {
-                        warnings.push(ParseWarning {
-                            line: *line,
-                            message: format!(
-                                "marker [{number}] points to no entry of the References list"
-                            ),
-                        });
-                    }
-                    MarkerTarget::Note(label) if !known_notes.contains(label.as_str()) => {
-                        warnings.push(ParseWarning {
-                            line: *line,
-                            message: format!(
-                                "marker [{label}] points to no entry of the Notes list"
-                            ),
-                        });
-                    }
-                    _ => {}
+        // Each marker once, where it stands: a marker is lent to every sentence before it that
+        // has none, so warning per sentence said one problem several times.
+        for found in find_markers(paragraph, &note_labels) {
+            let problem = match &found.marker.target {
+                MarkerTarget::Reference(number) if !known_refs.contains(number) => {
+                    format!("marker [{number}] points to no entry of the References list")
                 }
-            }
+                MarkerTarget::Note(label) if !note_labels.contains(label) => {
+                    format!("marker [{label}] points to no entry of the Notes list")
+                }
+                _ => continue,
+            };
+            warnings.push(ParseWarning {
+                line: line + paragraph[..found.start].matches('\n').count(),
+                message: format!(
+                    "{problem}, after {:?}",
+                    words_before(paragraph, found.start, found.end)
+                ),
+            });
+        }
+        for chunk in split_paragraph(paragraph, limits, &note_labels) {
             passages.push(Passage {
                 id: format!("{slug}#p{body_index:02}"),
                 article: slug.to_string(),
@@ -326,7 +326,7 @@ pub fn parse_article(slug: &str, text: &str, limits: PassageLimits) -> Article {
     }
     let mut note_ids: BTreeSet<String> = BTreeSet::new();
     for (label, text) in notes {
-        let sentences = split_sentences(&text);
+        let sentences = split_sentences(&text, &note_labels);
         // A label used twice in the Notes list still gets ids of its own.
         let mut id = format!("{slug}#note-{label}");
         let mut repeat = 1;
@@ -555,8 +555,12 @@ struct Chunk<'a> {
 }
 
 /// Splits a paragraph into passages no longer than the limit, cutting only between sentences.
-fn split_paragraph(paragraph: &str, limits: PassageLimits) -> Vec<Chunk<'_>> {
-    let sentences = split_sentences(paragraph);
+fn split_paragraph<'a>(
+    paragraph: &'a str,
+    limits: PassageLimits,
+    note_labels: &NoteLabels,
+) -> Vec<Chunk<'a>> {
+    let sentences = split_sentences(paragraph, note_labels);
     if paragraph.len() <= limits.max_passage_bytes || sentences.len() <= 1 {
         return vec![Chunk {
             text: paragraph,
@@ -595,6 +599,23 @@ fn chunk_of(paragraph: &str, sentences: Vec<Sentence>) -> Chunk<'_> {
     }
 }
 
+/// The labels of an article's Notes list (`a. ^ …` → "a"). A bracketed lowercase word is a
+/// footnote marker when it is one of them: quotations carry editorial brackets (`"a duty for [me]
+/// to record it"`, `work[ed]`, `implore[s]`) that look just like `[a]` or `[b]`.
+#[derive(Debug, Clone, Default)]
+pub struct NoteLabels(BTreeSet<String>);
+
+impl NoteLabels {
+    /// The labels of a Notes list, in any order.
+    pub fn of<'a>(labels: impl IntoIterator<Item = &'a str>) -> NoteLabels {
+        NoteLabels(labels.into_iter().map(str::to_string).collect())
+    }
+
+    pub fn contains(&self, label: &str) -> bool {
+        self.0.contains(label)
+    }
+}
+
 /// A marker found in a text, with its byte span.
 struct FoundMarker {
     start: usize,
@@ -602,13 +623,17 @@ struct FoundMarker {
     marker: Marker,
 }
 
-fn find_markers(text: &str) -> Vec<FoundMarker> {
+fn find_markers(text: &str, note_labels: &NoteLabels) -> Vec<FoundMarker> {
     MARKER
         .captures_iter(text)
         .filter_map(|captures| {
             let whole = captures.get(0)?;
             let label = captures.name("label")?.as_str();
-            let target = marker_target(label)?;
+            let attached_to_word = text[..whole.start()]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphabetic);
+            let target = marker_target(label, attached_to_word, note_labels)?;
             Some(FoundMarker {
                 start: whole.start(),
                 end: whole.end(),
@@ -623,23 +648,69 @@ fn find_markers(text: &str) -> Vec<FoundMarker> {
         .collect()
 }
 
-fn marker_target(label: &str) -> Option<MarkerTarget> {
+/// What a bracketed label cites, or `None` when the brackets are part of the text.
+///
+/// - A number is a reference (`[3]`, also glued to a word: `2007[3]`).
+/// - `[note 1]`, `[nb 2]`, `[n 3]` are footnotes, and so is a lowercase word that is a label of
+///   the Notes list (`[a]`, even glued to a word: `Yehe Yuan Ulus[a]`).
+/// - A single letter that is not glued to a word (`…triplet oxygen.[b]`) is a footnote even
+///   when the Notes list lacks it: the copy lost the list, which is worth a warning.
+/// - Wikipedia's inline tags (`[citation needed]`) mark a claim without a source.
+/// - Anything else is the text's own: `[sic]`, `[me]`, `work[ed]`, `implore[s]`, `Z[i]`.
+fn marker_target(
+    label: &str,
+    attached_to_word: bool,
+    note_labels: &NoteLabels,
+) -> Option<MarkerTarget> {
     if let Ok(number) = label.parse::<u32>() {
         return Some(MarkerTarget::Reference(RefNumber(number)));
     }
-    if label.len() <= 2 && label.chars().all(|c| c.is_ascii_lowercase()) {
-        return Some(MarkerTarget::Note(label.to_string()));
-    }
     let lowered = label.to_lowercase();
-    let numbered_note = lowered.starts_with('n') && lowered[1..].trim().parse::<u32>().is_ok();
-    if lowered.starts_with("note") || lowered.starts_with("nb") || numbered_note {
+    let is_numbered_note = ["note", "nb", "n"].iter().any(|prefix| {
+        lowered
+            .strip_prefix(prefix)
+            .is_some_and(|number| number.trim_start().parse::<u32>().is_ok())
+    });
+    if is_numbered_note {
         return Some(MarkerTarget::Note(label.to_string()));
     }
     if EDITORIAL_TAGS.contains(&lowered.as_str()) {
         return Some(MarkerTarget::CitationNeeded);
     }
-    // Any other bracketed text ("[sic]", an editor's insertion) is part of the sentence.
+    let is_word = label.chars().all(|c| c.is_ascii_lowercase());
+    let is_single_letter = label.len() == 1;
+    if is_word && (note_labels.contains(label) || (is_single_letter && !attached_to_word)) {
+        return Some(MarkerTarget::Note(label.to_string()));
+    }
     None
+}
+
+/// Up to six words before a marker, and the marker, for a warning to say where it is.
+fn words_before(text: &str, marker_start: usize, marker_end: usize) -> String {
+    let start = text[..marker_start]
+        .split_whitespace()
+        .rev()
+        .take(6)
+        .last()
+        .map_or(marker_start, |word| {
+            word.as_ptr() as usize - text.as_ptr() as usize
+        });
+    let context = text[start..marker_end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Six long words (a URL) would hide the marker: keep the end, where it is.
+    let kept_from = context
+        .char_indices()
+        .rev()
+        .nth(79)
+        .map_or(0, |(index, _)| index);
+    let ellipsis = if start > 0 || kept_from > 0 {
+        "…"
+    } else {
+        ""
+    };
+    format!("{ellipsis}{}", &context[kept_from..])
 }
 
 /// Words after which a period does not end a sentence.
@@ -654,8 +725,8 @@ const ABBREVIATIONS: &[&str] = &[
 /// run that follows such punctuation ("…body. [1] Five kinds…"). A marker in mid-sentence
 /// ("…venipuncture, [2] and it…") belongs to the sentence it sits in. A sentence without a
 /// marker of its own is cited by the next marker run of the paragraph.
-pub fn split_sentences(text: &str) -> Vec<Sentence> {
-    let markers = find_markers(text);
+pub fn split_sentences(text: &str, note_labels: &NoteLabels) -> Vec<Sentence> {
+    let markers = find_markers(text, note_labels);
     let mut boundaries: Vec<usize> = Vec::new();
 
     // Boundaries after marker runs that follow sentence punctuation.
@@ -796,10 +867,13 @@ fn ends_with_abbreviation(text_before_period: &str) -> bool {
 /// The text with each reference marker (and its page locator) replaced by as many spaces as
 /// it has bytes: every other word keeps its byte offset, so words can still be matched to the
 /// sentences they belong to.
+///
+/// Markers are read as in an article without a Notes list: a bracketed word that only the
+/// Notes list could make a footnote (`Ulus[a]`) stays, which costs a search nothing.
 pub fn blank_markers(text: &str) -> String {
     let mut blanked = String::with_capacity(text.len());
     let mut cursor = 0;
-    for found in find_markers(text) {
+    for found in find_markers(text, &NoteLabels::default()) {
         blanked.push_str(&text[cursor..found.start]);
         blanked.extend(std::iter::repeat_n(' ', found.end - found.start));
         cursor = found.end;
@@ -808,11 +882,12 @@ pub fn blank_markers(text: &str) -> String {
     blanked
 }
 
-/// The text with its reference markers (and their page locators) replaced by spaces.
+/// The text with its reference markers (and their page locators) replaced by spaces, read as
+/// [`blank_markers`] reads them.
 pub fn strip_markers(text: &str) -> String {
     let mut stripped = String::with_capacity(text.len());
     let mut cursor = 0;
-    for found in find_markers(text) {
+    for found in find_markers(text, &NoteLabels::default()) {
         stripped.push_str(&text[cursor..found.start]);
         stripped.push(' ');
         cursor = found.end;

@@ -199,3 +199,173 @@ fn a_second_article_dropped_in_just_works() {
         .success()
         .stdout(predicate::str::contains("Rosenthal"));
 }
+
+/// A paragraph as real articles have them: a quotation with editorial brackets, and the
+/// footnotes of a Notes list, one of them glued to a word.
+const QUOTATIONS: &str = "From Wikipedia, the free encyclopedia
+Hartwell chronicle
+
+The Hartwell chronicle is a fifteenth-century record of the abbey of Hartwell.[a] Its last scribe wrote that it was \"a duty for [me] to record it\", and that he had work[ed] on it \"until my eyes fail[ed] me\".[1] A later hand adds that the abbots \"implore[s] the reader to forgive the spelling [sic]\".[2]: 14 
+
+The abbey's Latin name, Abbatia Hertwellensis[b], appears only in the chronicle itself.[c][2]
+
+Notes
+
+a. ^ Some historians date it to the fourteenth century.
+b. ^ Also spelled Hertwellensis in later charters.
+
+References
+
+  1. ^ Ward, Anne (1998). The Hartwell Chronicle. Example Press. ISBN 0-19-123456-7.
+  2. ^ Ward, Anne (2001). \"Scribes of Hartwell\". Journal of Abbey Studies. 4 (2): 10–20.
+";
+
+fn markers_of(article: &citebot::article::Article, starts: &str) -> Vec<MarkerTarget> {
+    let passage = article
+        .body_passages()
+        .find(|p| p.text.starts_with(starts))
+        .unwrap_or_else(|| panic!("a passage starting {starts:?}"));
+    let mut targets: Vec<MarkerTarget> = passage
+        .sentences
+        .iter()
+        .flat_map(|s| s.markers.iter().map(|m| m.target.clone()))
+        .collect();
+    targets.dedup();
+    targets
+}
+
+#[test]
+fn editorial_brackets_in_quotations_are_text() {
+    let article = parse_article("hartwell", QUOTATIONS, PassageLimits::default());
+    // `[me]`, `work[ed]`, `fail[ed]`, `implore[s]` and `[sic]` are the quotation's own words;
+    // `[a]` and the glued `Hertwellensis[b]` are labels of the Notes list; `[c]` looks like a
+    // footnote the Notes list lost, so it is one, and reported.
+    assert_eq!(
+        markers_of(&article, "The Hartwell chronicle"),
+        [
+            MarkerTarget::Note("a".to_string()),
+            MarkerTarget::Reference(citebot::citation::RefNumber(1)),
+            MarkerTarget::Reference(citebot::citation::RefNumber(2)),
+        ]
+    );
+    assert_eq!(
+        markers_of(&article, "The abbey's Latin name"),
+        [
+            MarkerTarget::Note("b".to_string()),
+            MarkerTarget::Note("c".to_string()),
+            MarkerTarget::Reference(citebot::citation::RefNumber(2)),
+        ]
+    );
+    let messages: Vec<&str> = article
+        .warnings
+        .iter()
+        .map(|w| w.message.as_str())
+        .collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].starts_with("marker [c] points to no entry of the Notes list"));
+    // Text is never rewritten: the brackets stay in the passage, and its sentences still end
+    // where the markers do.
+    let lead = &article.passages[0];
+    assert!(QUOTATIONS.contains(&lead.text));
+    assert!(lead.text.contains("\"a duty for [me] to record it\""));
+    let sentence_texts: Vec<&str> = lead
+        .sentences
+        .iter()
+        .map(|s| &lead.text[s.start..s.end])
+        .collect();
+    assert_eq!(sentence_texts.len(), 3, "{sentence_texts:?}");
+    assert!(sentence_texts[1].ends_with("fail[ed] me\".[1]"));
+    assert!(sentence_texts[2].ends_with("[sic]\".[2]: 14"));
+}
+
+/// Footnotes keep working: `[note 1]`, `[nb 2]` resolve or are reported like `[a]`, and
+/// `[citation needed]` marks a claim without a source.
+#[test]
+fn footnote_markers_and_inline_tags_keep_working() {
+    let text = "Title\n\nA first claim.[note 1] A second claim.[nb 2] A third.[citation needed] \
+                A fourth.[a]\n\nReferences\n\n  1. ^ A. (2000). \"T\". J.\n";
+    let article = parse_article("x", text, PassageLimits::default());
+    let targets = markers_of(&article, "A first claim");
+    assert_eq!(
+        targets,
+        [
+            MarkerTarget::Note("note 1".to_string()),
+            MarkerTarget::Note("nb 2".to_string()),
+            MarkerTarget::CitationNeeded,
+            MarkerTarget::Note("a".to_string()),
+        ]
+    );
+    let messages: Vec<&str> = article
+        .warnings
+        .iter()
+        .map(|w| w.message.as_str())
+        .collect();
+    for label in ["[note 1]", "[nb 2]", "[a]"] {
+        assert_eq!(
+            messages
+                .iter()
+                .filter(|m| m.starts_with(&format!("marker {label} ")))
+                .count(),
+            1,
+            "{label} is reported once: {messages:?}"
+        );
+    }
+}
+
+/// A marker lent backwards to every sentence before it is still one problem: one warning, on
+/// the line the marker is on, with the words before it.
+#[test]
+fn a_missing_marker_is_reported_once_where_it_stands() {
+    let text = "Title\n\n\
+        Deposits form in the skin. They are firm. They may be painful. They may ulcerate.\n\
+        Most are found on the hands. Some heal without treatment.[9]\n\n\
+        References\n\n  1. ^ A. (2000). \"T\". J.\n";
+    let article = parse_article("x", text, PassageLimits::default());
+    let lent_to = article.passages[0]
+        .sentences
+        .iter()
+        .filter(|s| {
+            s.markers
+                .iter()
+                .any(|m| m.target == MarkerTarget::Reference(citebot::citation::RefNumber(9)))
+        })
+        .count();
+    assert_eq!(
+        lent_to, 6,
+        "the marker covers every sentence of the paragraph"
+    );
+    assert_eq!(article.warnings.len(), 1, "{:?}", article.warnings);
+    let warning = &article.warnings[0];
+    assert_eq!(
+        warning.line, 4,
+        "the marker's own line, not the paragraph's first"
+    );
+    assert_eq!(
+        warning.message,
+        "marker [9] points to no entry of the References list, after \
+         \"…the hands. Some heal without treatment.[9]\""
+    );
+}
+
+/// `citebot index`, and a command that rebuilds a stale index on its own, print each problem
+/// once, naming the article and the line.
+#[test]
+fn build_warnings_are_printed_once() {
+    let workspace = common::Workspace::copied();
+    std::fs::write(workspace.corpus.join("hartwell.txt"), QUOTATIONS).expect("write article");
+    let expected = "hartwell.txt line 6: marker [c] points to no entry of the Notes list, after \
+                    \"…appears only in the chronicle itself.[c]\"";
+
+    let rebuilt = workspace
+        .citebot(&["search", "--json", "Hartwell chronicle scribe"])
+        .output()
+        .expect("citebot runs");
+    assert!(rebuilt.status.success());
+    let stderr = String::from_utf8_lossy(&rebuilt.stderr);
+    assert_eq!(stderr.matches(expected).count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("warning:").count(), 1, "{stderr}");
+
+    let indexed = common::stdout_of(&mut workspace.citebot(&["index"]));
+    assert_eq!(indexed.matches(expected).count(), 1, "{indexed}");
+    assert_eq!(indexed.matches("warning:").count(), 1, "{indexed}");
+}
