@@ -351,8 +351,8 @@ fn a_missing_marker_is_reported_once_where_it_stands() {
 /// once, naming the article and the line.
 #[test]
 fn build_warnings_are_printed_once() {
-    let workspace = common::Workspace::copied();
-    std::fs::write(workspace.corpus.join("hartwell.txt"), QUOTATIONS).expect("write article");
+    let workspace = common::Workspace::with_seed_corpus();
+    std::fs::write(workspace.corpus_dir().join("hartwell.txt"), QUOTATIONS).expect("write article");
     let expected = "hartwell.txt line 6: marker [c] points to no entry of the Notes list, after \
                     \"…appears only in the chronicle itself.[c]\"";
 

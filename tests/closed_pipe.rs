@@ -25,7 +25,7 @@ fn indexed_workspace() -> Workspace {
 fn assert_quiet_end_without_reader(workspace: &Workspace, args: &[&str], input: Option<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_citebot"))
         .arg("--config")
-        .arg(workspace.config())
+        .arg(workspace.config_path())
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("CITEBOT_LOG")
@@ -131,7 +131,7 @@ fn index_ends_quietly_when_its_reader_goes_away() {
 #[test]
 fn eval_ends_quietly_when_its_reader_goes_away() {
     let workspace = indexed_workspace();
-    let questions = workspace.dir.path().join("questions.jsonl");
+    let questions = workspace.root().join("questions.jsonl");
     std::fs::write(
         &questions,
         concat!(
@@ -152,7 +152,7 @@ fn eval_ends_quietly_when_its_reader_goes_away() {
 #[test]
 fn feedback_ends_quietly_when_its_reader_goes_away() {
     let workspace = indexed_workspace();
-    let db = workspace.dir.path().join("feedback.sqlite3");
+    let db = workspace.root().join("feedback.sqlite3");
     citebot::discord::feedback::FeedbackStore::open(&db).expect("a new feedback database");
     let db = db.to_str().expect("UTF-8 temp path");
     assert_quiet_end_without_reader(&workspace, &["feedback", "--db", db], None);

@@ -112,7 +112,7 @@ fn write_config(dir: &Path, corpus: &Path) -> PathBuf {
         "corpus_dir = {:?}\nindex_dir = {:?}\nvocabulary_file = {:?}\n",
         corpus,
         dir.join("index"),
-        common::root().join("corpus").join("vocabulary.toml"),
+        common::repo_root().join("corpus").join("vocabulary.toml"),
     );
     std::fs::write(&config, text).expect("write config");
     config
@@ -193,7 +193,7 @@ fn the_seed_answers_alike_in_every_process() {
     let questions = with_variations(&questions, 2000);
     let corpus = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
-        common::root().join("corpus").join("calcinosis-cutis.txt"),
+        common::repo_root().join("corpus").join("calcinosis-cutis.txt"),
         corpus.path().join("calcinosis-cutis.txt"),
     )
     .expect("copy the seed article");
