@@ -121,15 +121,29 @@ pub fn write(
     let dimension = crate::meaning::DIMENSIONS;
     let mut vectors = vec![0f32; count * dimension];
     let mut present = vec![false; count];
-    // Batches of similar length keep padding small; the model batches internally too.
-    for chunk in passages.chunks(32) {
-        let texts: Vec<String> = chunk.iter().map(|(_, _, p)| passage_text(p)).collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let cache = EmbeddingCache::for_model(model);
+    let texts: Vec<String> = passages.iter().map(|(_, _, p)| passage_text(p)).collect();
+    let mut missing: Vec<usize> = Vec::new();
+    for (position, (ordinal, _, _)) in passages.iter().enumerate() {
+        let at = *ordinal as usize;
+        match cache.as_ref().and_then(|c| c.get(&texts[position])) {
+            Some(found) => {
+                vectors[at * dimension..(at + 1) * dimension].copy_from_slice(&found);
+                present[at] = true;
+            }
+            None => missing.push(position),
+        }
+    }
+    for chunk in missing.chunks(32) {
+        let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
         let embedded = model.embed(&refs);
-        for ((ordinal, _, _), embedding) in chunk.iter().zip(embedded) {
-            let at = *ordinal as usize;
+        for (&position, embedding) in chunk.iter().zip(embedded) {
+            let at = passages[position].0 as usize;
             vectors[at * dimension..(at + 1) * dimension].copy_from_slice(embedding.as_slice());
             present[at] = true;
+            if let Some(cache) = &cache {
+                cache.put(&texts[position], embedding.as_slice());
+            }
         }
     }
     let mut bytes = Vec::with_capacity(20 + count + vectors.len() * 4);
@@ -148,6 +162,60 @@ pub fn write(
         })
         .map_err(|source| Error::IndexNotWritable { path, source })?;
     Ok(passages.len())
+}
+
+/// Passage embeddings kept between rebuilds, one small file per text under
+/// `~/.cache/citebot/embeddings/<model fingerprint>/`: editing one article of a large corpus
+/// re-embeds only its passages, and the many test indexes of one corpus embed it once. Keyed by
+/// the text's SHA-256, so a changed passage is a new entry. Only a cache: any failure to read
+/// or write it means embedding again, never an error.
+struct EmbeddingCache {
+    folder: std::path::PathBuf,
+}
+
+impl EmbeddingCache {
+    fn for_model(model: &MeaningModel) -> Option<EmbeddingCache> {
+        let root = match std::env::var_os("CITEBOT_EMBEDDING_CACHE") {
+            Some(folder) if folder.is_empty() => return None,
+            Some(folder) => std::path::PathBuf::from(folder),
+            None => std::path::PathBuf::from(std::env::var_os("HOME")?)
+                .join(".cache/citebot/embeddings"),
+        };
+        let folder = root.join(model.fingerprint());
+        std::fs::create_dir_all(&folder).ok()?;
+        Some(EmbeddingCache { folder })
+    }
+
+    fn path(&self, text: &str) -> std::path::PathBuf {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(text.as_bytes());
+        let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.folder.join(name)
+    }
+
+    fn get(&self, text: &str) -> Option<Vec<f32>> {
+        let bytes = std::fs::read(self.path(text)).ok()?;
+        if bytes.len() != crate::meaning::DIMENSIONS * 4 {
+            return None;
+        }
+        Some(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
+    }
+
+    fn put(&self, text: &str, values: &[f32]) {
+        let path = self.path(text);
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        // Written aside and renamed: a reader never sees half an entry.
+        let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
+        if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, &path).is_err()
+        {
+            let _ = std::fs::remove_file(&temporary);
+        }
+    }
 }
 
 impl Embeddings {

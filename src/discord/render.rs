@@ -1299,7 +1299,8 @@ mod tests {
                 ),
                 score: 1.0,
                 best_sentences: vec![0],
-                answers_too: false,
+                // All five answer equally well, so all five are on the first page.
+                answers_too: true,
             })
             .collect();
         let reply = render_answer(&answer("deposits?", hits), page(5, true), &library());
