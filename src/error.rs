@@ -54,6 +54,12 @@ pub enum Error {
         source: tantivy::TantivyError,
     },
 
+    #[error("meaning model file {path} not found: run scripts/install-model.sh, or set CITEBOT_MODEL_DIR to the folder it installed into")]
+    ModelMissing { path: PathBuf },
+
+    #[error("meaning model file {path} is unusable ({message}): delete the model folder and run scripts/install-model.sh again")]
+    ModelInvalid { path: PathBuf, message: String },
+
     #[error("no article named {name:?}: choose one of {choices}")]
     UnknownArticle { name: String, choices: String },
 

@@ -18,6 +18,8 @@ pub mod discord;
 pub mod engine;
 pub mod error;
 pub mod index;
+// Sentence embeddings (all-MiniLM-L6-v2) for meaning beyond shared words.
+pub mod meaning;
 pub mod passage;
 pub mod query;
 pub mod search;

