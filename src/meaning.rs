@@ -135,12 +135,11 @@ impl MeaningModel {
 
         let tokenizer_path = folder.join(TOKENIZER_FILE);
         let tokenizer_text = read_model_file(&tokenizer_path)?;
-        let tokenizer = load_tokenizer(&tokenizer_text, &config).map_err(|message| {
-            Error::ModelInvalid {
+        let tokenizer =
+            load_tokenizer(&tokenizer_text, &config).map_err(|message| Error::ModelInvalid {
                 path: tokenizer_path.clone(),
                 message,
-            }
-        })?;
+            })?;
 
         let weights_path = folder.join(WEIGHTS_FILE);
         let weights = Weights::open(&weights_path, &config)?;
@@ -273,7 +272,14 @@ impl MeaningModel {
                 // context_h = scores · V_h, written into the head's columns of `context`.
                 let value_head = View::row_major(&value[columns..], tokens, head_width, width);
                 let weights = View::row_major(&scores, tokens, tokens, tokens);
-                multiply(1.0, weights, value_head, 0.0, &mut context[columns..], width);
+                multiply(
+                    1.0,
+                    weights,
+                    value_head,
+                    0.0,
+                    &mut context[columns..],
+                    width,
+                );
             }
             let mut attended = layer.attention_output.apply(floats, &context, tokens);
             add_in_place(&mut attended, &hidden);
@@ -282,7 +288,9 @@ impl MeaningModel {
                 .apply(floats, &mut attended, config.layer_norm_eps);
 
             let mut intermediate = layer.intermediate.apply(floats, &attended, tokens);
-            intermediate.iter_mut().for_each(|value| *value = gelu(*value));
+            intermediate
+                .iter_mut()
+                .for_each(|value| *value = gelu(*value));
             let mut output = layer.output.apply(floats, &intermediate, tokens);
             add_in_place(&mut output, &attended);
             layer
@@ -356,7 +364,9 @@ impl ModelConfig {
         }
         let activation = text_setting("hidden_act", "gelu");
         if activation != "gelu" {
-            return Err(format!("hidden_act is {activation:?}; only \"gelu\" is implemented"));
+            return Err(format!(
+                "hidden_act is {activation:?}; only \"gelu\" is implemented"
+            ));
         }
         let positions = text_setting("position_embedding_type", "absolute");
         if positions != "absolute" {
@@ -371,8 +381,9 @@ impl ModelConfig {
 /// The model's tokenizer, set to cut at [`MAX_TOKENS`] and never pad (tokenizer.json asks
 /// for 128 and padding to 128, which the sentence-transformers model overrides too).
 fn load_tokenizer(text: &str, config: &ModelConfig) -> std::result::Result<Tokenizer, String> {
-    let mut tokenizer: Tokenizer =
-        text.parse().map_err(|error| format!("not a tokenizer: {error}"))?;
+    let mut tokenizer: Tokenizer = text
+        .parse()
+        .map_err(|error| format!("not a tokenizer: {error}"))?;
     tokenizer
         .with_truncation(Some(TruncationParams {
             max_length: MAX_TOKENS,
@@ -427,7 +438,12 @@ impl Linear {
     /// strides, so it needs no copy.
     fn apply(&self, floats: &[f32], input: &[f32], rows: usize) -> Vec<f32> {
         let bias = &floats[self.bias.range()];
-        let mut output: Vec<f32> = bias.iter().copied().cycle().take(rows * self.outputs).collect();
+        let mut output: Vec<f32> = bias
+            .iter()
+            .copied()
+            .cycle()
+            .take(rows * self.outputs)
+            .collect();
         let weight_transposed = View {
             data: &floats[self.weight.range()],
             rows: self.inputs,
@@ -436,7 +452,14 @@ impl Linear {
             column_stride: self.inputs,
         };
         let input = View::row_major(input, rows, self.inputs, self.inputs);
-        multiply(1.0, input, weight_transposed, 1.0, &mut output, self.outputs);
+        multiply(
+            1.0,
+            input,
+            weight_transposed,
+            1.0,
+            &mut output,
+            self.outputs,
+        );
         output
     }
 }
@@ -455,7 +478,8 @@ impl LayerNorm {
         let shift = &floats[self.bias.range()];
         for row in values.chunks_exact_mut(DIMENSIONS) {
             let mean = row.iter().sum::<f32>() / DIMENSIONS as f32;
-            let variance = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / DIMENSIONS as f32;
+            let variance =
+                row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / DIMENSIONS as f32;
             let inverse_deviation = 1.0 / (variance + eps).sqrt();
             for ((value, s), b) in row.iter_mut().zip(scale).zip(shift) {
                 *value = (*value - mean) * inverse_deviation * s + b;
@@ -590,8 +614,14 @@ impl Weights {
                             width,
                             width,
                         )?,
-                        attention_norm: layer_norm(&format!("{prefix}.attention.output.LayerNorm"))?,
-                        intermediate: linear(&format!("{prefix}.intermediate.dense"), width, inner)?,
+                        attention_norm: layer_norm(&format!(
+                            "{prefix}.attention.output.LayerNorm"
+                        ))?,
+                        intermediate: linear(
+                            &format!("{prefix}.intermediate.dense"),
+                            width,
+                            inner,
+                        )?,
                         output: linear(&format!("{prefix}.output.dense"), inner, width)?,
                         output_norm: layer_norm(&format!("{prefix}.output.LayerNorm"))?,
                     })
@@ -644,7 +674,9 @@ impl Tensors<'_> {
         let (start, end) = info.data_offsets;
         let len = shape.iter().product::<usize>();
         if start % 4 != 0 || end - start != len * 4 || end / 4 > self.data_floats {
-            return Err(format!("tensor {name}'s data offsets {start}..{end} are wrong"));
+            return Err(format!(
+                "tensor {name}'s data offsets {start}..{end} are wrong"
+            ));
         }
         Ok(Span {
             start: start / 4,
@@ -767,7 +799,10 @@ fn fingerprint(config: &str, tokenizer: &str, weights: &[u8]) -> String {
     hasher.update(&weights[..weights.len().min(MIB)]);
     hasher.update(&weights[weights.len().saturating_sub(MIB)..]);
     let digest = hasher.finalize();
-    digest[..8].iter().map(|byte| format!("{byte:02x}")).collect()
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn holds_model_files(folder: &Path) -> bool {

