@@ -350,7 +350,7 @@ impl ModelConfig {
                 .and_then(serde_json::Value::as_f64)
                 .ok_or("no number \"layer_norm_eps\"")? as f32,
         };
-        if DIMENSIONS % config.attention_heads != 0 {
+        if !DIMENSIONS.is_multiple_of(config.attention_heads) {
             return Err(format!(
                 "{} attention heads do not divide hidden_size {DIMENSIONS}",
                 config.attention_heads
@@ -673,7 +673,7 @@ impl Tensors<'_> {
         }
         let (start, end) = info.data_offsets;
         let len = shape.iter().product::<usize>();
-        if start % 4 != 0 || end - start != len * 4 || end / 4 > self.data_floats {
+        if !start.is_multiple_of(4) || end - start != len * 4 || end / 4 > self.data_floats {
             return Err(format!(
                 "tensor {name}'s data offsets {start}..{end} are wrong"
             ));
