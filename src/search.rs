@@ -448,10 +448,14 @@ pub fn answer(context: &Context<'_>, question: &str, top: usize) -> Answer {
     }
     // "reference 15" names what it wants: no decision to make.
     if reference_number.is_none() && !context.model().answers(&features) {
-        let reason = if not_in_article.is_empty() {
+        let shares_a_word = ranked.iter().any(|candidate| candidate.bm25 > 0.0);
+        let reason = if !not_in_article.is_empty() {
+            AbstainReason::NotInArticle
+        } else if shares_a_word {
             AbstainReason::WeakEvidence
         } else {
-            AbstainReason::NotInArticle
+            // Only the meaning step found anything: no passage holds a word of the question.
+            AbstainReason::NoMatch
         };
         return finish(Verdict::Abstained(reason), Vec::new(), not_in_article);
     }

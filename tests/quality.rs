@@ -1,5 +1,6 @@
-//! Answer quality on the development questions: a drop is a bug. Also checks that
-//! `citebot eval` scores exactly as the shared scorer does on `search --json -` output.
+//! Answer quality on every shared evaluation set: a drop from the documented numbers is a bug.
+//! Also checks that `citebot eval` scores exactly as the shared scorer does on `search --json -`
+//! output.
 
 mod common;
 
@@ -11,37 +12,76 @@ fn dev_set() -> Option<std::path::PathBuf> {
     path.exists().then_some(path)
 }
 
-fn eval_json(workspace: &Workspace, dev: &std::path::Path) -> Value {
-    let out =
-        common::stdout_of(&mut workspace.citebot(&["eval", dev.to_str().expect("path"), "--json"]));
-    serde_json::from_str(out.trim()).expect("eval JSON")
-}
+/// How far a number may move the wrong way from the one docs/quality.md reports before this
+/// test fails.
+const TOLERANCE: f64 = 0.03;
 
+/// Every shared set, as `scripts/eval.py` runs it (the split of eval/split.toml), against this
+/// build: R@1, abstention and false abstention of each row in eval/expected.json (the numbers
+/// docs/quality.md reports) must hold within [`TOLERANCE`]. The reporting part is what the
+/// issue's targets are about; the tuning part is checked too, so a change that only moves the
+/// data the weights came from is seen as well.
 #[test]
-fn dev_set_recall_at_1_stays_above_the_floor() {
-    let Some(dev) = dev_set() else {
-        eprintln!("skipped: ../shared/eval/dev.jsonl is not beside the repository");
-        return;
-    };
-    let workspace = Workspace::shipped();
-    let report = eval_json(&workspace, &dev);
-    let overall = &report["overall"];
-    let recall_at_1 = overall["recall@1"].as_f64().expect("recall@1");
+fn shared_sets_hold_the_documented_numbers() {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo_root().join("eval/expected.json"))
+            .expect("eval/expected.json"),
+    )
+    .expect("expected JSON");
     assert!(
-        recall_at_1 >= 0.85,
-        "Recall@1 fell to {recall_at_1}: {overall}"
+        common::shared().join("eval/squad").is_dir(),
+        "../shared/eval is not beside the repository: the quality check cannot run"
     );
-    assert!(
-        overall["abstention_rate"].as_f64().expect("abstention") >= 0.8,
-        "{overall}"
-    );
-    assert!(
-        overall["false_abstention_rate"]
-            .as_f64()
-            .expect("false abstention")
-            <= 0.1,
-        "{overall}"
-    );
+    let out = tempfile::tempdir().expect("temp dir");
+    let report_path = out.path().join("report.json");
+    let status = std::process::Command::new("python3")
+        .arg(common::repo_root().join("scripts/eval.py"))
+        .args(["--bin", env!("CARGO_BIN_EXE_citebot"), "--no-kinds", "--json"])
+        .arg(&report_path)
+        .arg("--shared")
+        .arg(common::shared())
+        .arg("--workdir")
+        .arg(out.path().join("work"))
+        .status()
+        .expect("python3 runs scripts/eval.py");
+    assert!(status.success(), "scripts/eval.py failed: {status}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
+            .expect("report JSON");
+    let mut checked = 0;
+    for row in report["rows"].as_array().expect("rows") {
+        let name = format!(
+            "{} / {}",
+            row["set"].as_str().expect("set"),
+            row["part"].as_str().expect("part")
+        );
+        let Some(wanted) = expected.get(&name) else {
+            continue;
+        };
+        let overall = &row["overall"];
+        for (metric, higher_is_better) in [
+            ("recall@1", true),
+            ("abstention_rate", true),
+            ("false_abstention_rate", false),
+        ] {
+            let (Some(got), Some(documented)) =
+                (overall[metric].as_f64(), wanted[metric].as_f64())
+            else {
+                continue;
+            };
+            let worse_by = if higher_is_better {
+                documented - got
+            } else {
+                got - documented
+            };
+            assert!(
+                worse_by <= TOLERANCE,
+                "{name}: {metric} is {got:.3}, docs/quality.md says {documented:.3}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} numbers compared: {report}");
 }
 
 #[test]
