@@ -12,6 +12,12 @@ fn dev_set() -> Option<std::path::PathBuf> {
     path.exists().then_some(path)
 }
 
+fn eval_json(workspace: &Workspace, dev: &std::path::Path) -> Value {
+    let out =
+        common::stdout_of(&mut workspace.citebot(&["eval", dev.to_str().expect("path"), "--json"]));
+    serde_json::from_str(out.trim()).expect("eval JSON")
+}
+
 /// How far a number may move the wrong way from the one docs/quality.md reports before this
 /// test fails.
 const TOLERANCE: f64 = 0.03;
