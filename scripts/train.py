@@ -57,6 +57,10 @@ QUESTION_FEATURES = [
 ]
 MEANING = [CANDIDATE_FEATURES.index(n) for n in ("meaning", "meaning_gap", "meaning_rank")]
 F = {n: i for i, n in enumerate(CANDIDATE_FEATURES)}
+# Left out of the answer decision (weight 0): how many words a question has. Questions trained
+# on have 3 to 20 words, and a weight fitted there extrapolated badly: a one-word search
+# ("diltiazem") was refused and a pasted wall of 3,000 unknown words answered.
+DECISION_EXCLUDED = ["words"]
 FALSE_ABSTENTION_COST = 4.0
 
 
@@ -208,6 +212,8 @@ def train_ranker(questions):
 
 def train_decision(questions, w, b):
     x = np.array([q.decision_features(w, b) for q in questions])
+    for name in DECISION_EXCLUDED:
+        x[:, QUESTION_FEATURES.index(name)] = 0.0
     y = np.array([1.0 if q.answerable else 0.0 for q in questions])
     # Each set weighs the same, and within a set each class half: off-topic probes are few
     # beside answerable questions.
