@@ -220,10 +220,7 @@ impl EmbeddingCache {
 
 impl Embeddings {
     /// Reads [`FILE`] of `generation`; `Err` with what is wrong when it is damaged.
-    pub fn read(
-        generation: &Path,
-        searcher: &Searcher,
-    ) -> std::result::Result<Embeddings, String> {
+    pub fn read(generation: &Path, searcher: &Searcher) -> std::result::Result<Embeddings, String> {
         let path = generation.join(FILE);
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let damaged = || format!("{} is damaged", path.display());

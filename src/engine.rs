@@ -129,7 +129,11 @@ impl Engine {
         // must not take the process (or the bot) down with it.
         let answered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let meaning = self.question_meaning(&loaded, question);
-            search::answer(&self.context(&loaded, meaning.as_ref()), question, top.max(1))
+            search::answer(
+                &self.context(&loaded, meaning.as_ref()),
+                question,
+                top.max(1),
+            )
         }));
         answered.unwrap_or_else(|_| {
             tracing::error!(index = %loaded.open.generation.display(), "index unreadable while answering: run `citebot index`");

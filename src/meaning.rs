@@ -875,7 +875,9 @@ pub fn shared(settings: &MeaningSettings) -> Result<Option<Arc<MeaningModel>>> {
         return Ok(None);
     };
     static LOADED: Mutex<Vec<(PathBuf, Arc<MeaningModel>)>> = Mutex::new(Vec::new());
-    let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut loaded = LOADED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, model)) = loaded.iter().find(|(path, _)| *path == folder) {
         return Ok(Some(Arc::clone(model)));
     }
@@ -887,5 +889,8 @@ pub fn shared(settings: &MeaningSettings) -> Result<Option<Arc<MeaningModel>>> {
 /// The fingerprint of the model `settings` ask for, which an index built now would record;
 /// `None` for words only.
 pub fn expected_fingerprint(settings: &MeaningSettings) -> Option<String> {
-    shared(settings).ok().flatten().map(|model| model.fingerprint())
+    shared(settings)
+        .ok()
+        .flatten()
+        .map(|model| model.fingerprint())
 }

@@ -284,13 +284,15 @@ static CUE_STEMS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// Things in a chat message that are not words of the question: Discord mentions, channel
-/// and emoji tags, links, `@bot` prefixes, HTML tags (`<b>`, `</script>`), and the field name
+/// and emoji tags, links, `@bot` prefixes, HTML tags (`<b>`) and what a script or style
+/// element holds (code, never words of the question), and the field name
 /// of search syntax glued to a word (`text:` in `text:diltiazem`; the word is kept, as
-/// group 1), and terminal escape sequences (`ESC[31m`, `ESC]0;title BEL`). ASCII classes: Discord ids and emoji names are ASCII, and Unicode `\d`/`\w`
+/// group 2), and terminal escape sequences (`ESC[31m`, `ESC]0;title BEL`). ASCII classes: Discord ids and emoji names are ASCII, and Unicode `\d`/`\w`
 /// tables were most of the cost of compiling the pattern.
 static NOISE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"<(?:@[!&]?|#)[0-9]+>|<a?:[A-Za-z0-9_]+:[0-9]+>|https?://\S+|(?:^|\s)@\S+",
+        r"|(?is:<(script|style)\b[^>]*>.*?</(?:script|style)\s*>)",
         r"|</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|(?:^|\s)[A-Za-z_]+:([^\s:/])",
         r"|\x1b\[[0-9:;<=>?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?",
     ))
@@ -351,7 +353,7 @@ pub fn analyse(question: &str, synonyms: &Vocabulary, max_terms: usize) -> Analy
         None
     };
     let cleaned = if question.contains(['<', '@', ':', '\u{1b}']) {
-        NOISE.replace_all(question, " ${1}")
+        NOISE.replace_all(question, " ${2}")
     } else {
         std::borrow::Cow::Borrowed(question)
     };

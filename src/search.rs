@@ -20,9 +20,9 @@ use tantivy::{DocAddress, TantivyDocument, Term};
 
 use crate::answer::{AbstainReason, Answer, Hit, Verdict};
 use crate::config::SearchSettings;
+use crate::embeddings::QuestionMeaning;
 use crate::index::{Fields, OpenIndex};
 use crate::passage::{Passage, PassageKind};
-use crate::embeddings::QuestionMeaning;
 use crate::query::{self, AnalysedQuestion, Concept, Origin, Variant, Vocabulary};
 use crate::ranker::{CandidateFeatures, QuestionFeatures, Ranker};
 
@@ -437,8 +437,10 @@ pub fn answer(context: &Context<'_>, question: &str, top: usize) -> Answer {
         features,
         not_in_article,
         reference_number,
+        has_content,
     } = candidates;
-    if ranked.is_empty() {
+    // "reference 99999" of an article with 21 references asks for nothing else.
+    if ranked.is_empty() || !has_content {
         let reason = if not_in_article.is_empty() {
             AbstainReason::NoMatch
         } else {
@@ -489,6 +491,9 @@ pub struct Candidates {
     /// Specific terms of the question (treatments, doses…) the corpus never mentions.
     pub not_in_article: Vec<String>,
     reference_number: Option<u32>,
+    /// The question has a word beyond those asking for a citation, or names a reference the
+    /// article has.
+    has_content: bool,
 }
 
 impl Candidates {
@@ -598,11 +603,19 @@ pub fn candidates(context: &Context<'_>, question: &str) -> Option<Candidates> {
         best_meaning: meaning.map_or(0.0, QuestionMeaning::best),
         top_bm25: top.map_or(0.0, |r| r.bm25.ln_1p()),
     };
+    // In "reference 99999" the number is the reference asked for, not a word to search.
+    let asks_by_number = analysed.reference_number.is_some();
+    let has_content = reference_number.is_some()
+        || concepts.iter().any(|c| {
+            !(analysed.wants_citation && c.concept.is_cue)
+                && !(asks_by_number && c.concept.stem.bytes().all(|b| b.is_ascii_digit()))
+        });
     Some(Candidates {
         ranked,
         features,
         not_in_article,
         reference_number,
+        has_content,
     })
 }
 
@@ -1118,11 +1131,7 @@ fn follow_citations(
             / total_weight;
         followed.push((by_best_sentence.contains(&number), own, position, entry));
     }
-    followed.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then(b.1.total_cmp(&a.1))
-            .then(a.2.cmp(&b.2))
-    });
+    followed.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(&b.2)));
     let top_score = ranked.first().map_or(0.0, |r| r.score);
     let count = followed.len();
     for (place, (_, _, _, mut entry)) in followed.into_iter().enumerate().rev() {

@@ -193,7 +193,9 @@ fn the_seed_answers_alike_in_every_process() {
     let questions = with_variations(&questions, 2000);
     let corpus = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
-        common::repo_root().join("corpus").join("calcinosis-cutis.txt"),
+        common::repo_root()
+            .join("corpus")
+            .join("calcinosis-cutis.txt"),
         corpus.path().join("calcinosis-cutis.txt"),
     )
     .expect("copy the seed article");

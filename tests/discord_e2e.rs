@@ -1092,7 +1092,7 @@ async fn rebuilt_index_is_picked_up_without_a_restart() {
             .await
         }
     };
-    let question = "do xylophone players get calcinosis cutis from mallets?";
+    let question = "do zorblax players get calcinosis cutis from quendles?";
     let before = ask(question).await;
     assert_eq!(
         before.body["embeds"][0]["title"],
@@ -1102,7 +1102,7 @@ async fn rebuilt_index_is_picked_up_without_a_restart() {
     // `citebot index` after the article changed: the bot switches to the new index by itself.
     let changed = article.replacen(
         "Diltiazem, a calcium channel blocker,",
-        "Xylophone players get calcinosis cutis from mallets in this test. [1] Diltiazem, a calcium channel blocker,",
+        "Zorblax players get calcinosis cutis from quendles in this test. [1] Diltiazem, a calcium channel blocker,",
         1,
     );
     std::fs::write(corpus.join("calcinosis-cutis.txt"), changed).unwrap();
@@ -1118,7 +1118,7 @@ async fn rebuilt_index_is_picked_up_without_a_restart() {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        if description.contains("Xylophone players") {
+        if description.contains("Zorblax players") {
             break;
         }
         assert!(

@@ -218,7 +218,7 @@ fn a_change_that_keeps_size_and_mtime_is_still_seen() {
     assert_eq!(
         citebot::index::check(&config),
         Err(citebot::index::Staleness::Stale(
-            "the corpus or the passage settings changed"
+            "the corpus, the passage settings or the meaning model changed"
         ))
     );
 }

@@ -42,7 +42,12 @@ fn shared_sets_hold_the_documented_numbers() {
     let report_path = out.path().join("report.json");
     let status = std::process::Command::new("python3")
         .arg(common::repo_root().join("scripts/eval.py"))
-        .args(["--bin", env!("CARGO_BIN_EXE_citebot"), "--no-kinds", "--json"])
+        .args([
+            "--bin",
+            env!("CARGO_BIN_EXE_citebot"),
+            "--no-kinds",
+            "--json",
+        ])
         .arg(&report_path)
         .arg("--shared")
         .arg(common::shared())
@@ -70,8 +75,7 @@ fn shared_sets_hold_the_documented_numbers() {
             ("abstention_rate", true),
             ("false_abstention_rate", false),
         ] {
-            let (Some(got), Some(documented)) =
-                (overall[metric].as_f64(), wanted[metric].as_f64())
+            let (Some(got), Some(documented)) = (overall[metric].as_f64(), wanted[metric].as_f64())
             else {
                 continue;
             };

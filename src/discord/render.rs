@@ -190,6 +190,8 @@ pub struct AnswerPage {
     pub offset: usize,
     /// How many hits to show (1–5).
     pub count: usize,
+    /// The person chose `count` (`/ask top:`), rather than it being the configured default.
+    pub count_asked: bool,
     /// Whether hits exist past the shown ones ("More passages" button).
     pub has_more: bool,
     /// Put [`EMERGENCY_NOTICE`] first.
@@ -204,9 +206,10 @@ const PASSAGE_MAX: usize = 1800;
 /// The reply to a question: one embed per shown passage, or the "no answer" embed.
 pub fn render_answer(answer: &Answer, page: AnswerPage, library: &Library) -> Reply {
     let content = page.emergency.then(|| EMERGENCY_NOTICE.to_string());
-    // The first page shows only the passages worth showing next to the best one (weak
-    // matches would read as answers); "More passages" pages through the rest on request.
-    let first_page_limit = if page.offset == 0 {
+    // Unasked, the first page shows only the passages worth showing next to the best one
+    // (weak matches would read as answers); a person who asked for `top` passages gets them,
+    // and "More passages" pages through the rest on request.
+    let first_page_limit = if page.offset == 0 && !page.count_asked {
         answer.hits_worth_showing().len().max(1)
     } else {
         usize::MAX
@@ -1096,6 +1099,8 @@ mod tests {
             ask: 42,
             offset: 0,
             count,
+            // As the bot does for a count other than its default (1).
+            count_asked: count > 1,
             has_more,
             emergency: false,
         }

@@ -109,6 +109,8 @@ impl BotState {
             ask,
             offset,
             count,
+            // A page size other than the configured one was chosen by the person (`top:`).
+            count_asked: count != self.settings.top,
             has_more,
             emergency,
         };
