@@ -40,8 +40,11 @@ pub struct SearchCache {
     /// for every term of every query; for a generation they never change.
     weights: RwLock<HashMap<(u32, String), Arc<dyn Weight>>>,
     /// Each article's names (title and other names) as stems, for questions naming one.
-    article_names: RwLock<Option<Arc<Vec<(String, Vec<StemSet>)>>>>,
+    article_names: RwLock<Option<Arc<ArticleNames>>>,
 }
+
+/// Each article's slug with its names (title and other names), each as a stem set.
+type ArticleNames = Vec<(String, Vec<StemSet>)>;
 
 /// Bound on cached term weights (about 1 KB each).
 const WEIGHT_CACHE_CAPACITY: usize = 8_192;
@@ -607,8 +610,10 @@ pub fn candidates(context: &Context<'_>, question: &str) -> Option<Candidates> {
     let asks_by_number = analysed.reference_number.is_some();
     let has_content = reference_number.is_some()
         || concepts.iter().any(|c| {
-            !(analysed.wants_citation && c.concept.is_cue)
-                && !(asks_by_number && c.concept.stem.bytes().all(|b| b.is_ascii_digit()))
+            let only_asks_for_a_citation = analysed.wants_citation && c.concept.is_cue;
+            let is_the_number =
+                asks_by_number && c.concept.stem.bytes().all(|b| b.is_ascii_digit());
+            !(only_asks_for_a_citation || is_the_number)
         });
     Some(Candidates {
         ranked,
@@ -621,11 +626,11 @@ pub fn candidates(context: &Context<'_>, question: &str) -> Option<Candidates> {
 
 /// The names of each article (its title and other names), as stem sets, fixed for a
 /// generation.
-fn article_names(open: &OpenIndex, cache: &SearchCache) -> Arc<Vec<(String, Vec<StemSet>)>> {
+fn article_names(open: &OpenIndex, cache: &SearchCache) -> Arc<ArticleNames> {
     if let Some(names) = read(&cache.article_names).as_ref() {
         return Arc::clone(names);
     }
-    let names: Vec<(String, Vec<StemSet>)> = open
+    let names: ArticleNames = open
         .article_records()
         .iter()
         .map(|record| {
