@@ -278,15 +278,15 @@ impl Embeddings {
                 })
             })
             .collect();
-        let mut sorted: Vec<f32> = similarity.iter().flatten().copied().collect();
-        sorted.sort_by(|a, b| b.total_cmp(a));
         let mut order: Vec<(usize, f32)> = similarity
             .iter()
             .enumerate()
             .filter_map(|(ordinal, value)| value.map(|v| (ordinal, v)))
             .collect();
-        // Highest first; equal values in ordinal order, so every process picks the same.
+        // Highest first; equal values in ordinal order, so every process picks the same. One
+        // sort gives both the ranks (`sorted`) and the nearest passages.
         order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let sorted: Vec<f32> = order.iter().map(|&(_, value)| value).collect();
         let nearest = order
             .into_iter()
             .filter_map(|(ordinal, value)| Some((self.addresses[ordinal]?, value)))
