@@ -1,17 +1,23 @@
-//! Settings, read from `config.toml`. Every setting has a default, so a missing file or section
-//! is fine; an unknown key is an error (a typo should not be silently ignored). Secrets never
-//! live here: the Discord token comes from the environment.
+//! The core's settings: the corpus, the index, passages, search and meaning, read from
+//! `config.toml`. Every setting has a default, so a missing file or section is fine; an unknown
+//! key is an error (a typo should not be silently ignored). Secrets never live here: the
+//! Discord token comes from the environment.
+//!
+//! The core knows no surface. The surfaces' sections of the same file (`[discord]`, `[http]`)
+//! are theirs: [`Config::parse_core`] hands the top-level keys it does not read back to its
+//! caller, [`crate::config_file`], which gives each to the surface that owns it and reports any
+//! other as a typo.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::article::PassageLimits;
-use crate::error::{Error, Result};
 
-/// All of citebot's settings.
+/// The core's settings. Unknown keys inside its sections are errors (`deny_unknown_fields`);
+/// unknown top-level keys are collected by [`Config::parse_core`] for the surfaces.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Config {
     /// Folder of `*.txt` articles.
     pub corpus_dir: PathBuf,
@@ -25,7 +31,6 @@ pub struct Config {
     pub passages: PassageSettings,
     pub search: SearchSettings,
     pub meaning: MeaningSettings,
-    pub discord: crate::discord::DiscordSettings,
 }
 
 /// How articles are cut into passages.
@@ -96,7 +101,6 @@ impl Default for Config {
             passages: PassageSettings::default(),
             search: SearchSettings::default(),
             meaning: MeaningSettings::default(),
-            discord: crate::discord::DiscordSettings::default(),
         }
     }
 }
@@ -126,47 +130,28 @@ impl Default for SearchSettings {
 }
 
 impl Config {
-    /// Reads `path`. Relative folders in it are taken relative to the file's folder, so
-    /// citebot works from any working directory.
-    pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let mut config = Config::parse(&text).map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        let base = path.parent().unwrap_or(Path::new(""));
-        config.resolve_relative_to(base);
-        Ok(config)
-    }
-
-    /// `config.toml` in the working directory when it exists, else the defaults.
-    pub fn load_default() -> Result<Config> {
-        let path = Path::new("config.toml");
-        if path.exists() {
-            Config::load(path)
-        } else {
-            Ok(Config::default())
-        }
-    }
-
-    /// Parses TOML text; the error is a one-line message.
-    pub fn parse(text: &str) -> std::result::Result<Config, String> {
+    /// Parses the core's settings from the text of `config.toml`, and returns with them the
+    /// top-level keys it does not read (the surfaces' sections, or typos), in file order of
+    /// their names. The error is a one-line message with the line number.
+    pub fn parse_core(text: &str) -> std::result::Result<(Config, Vec<String>), String> {
         refuse_secrets(text)?;
-        let config: Config = toml::from_str(text).map_err(|error| {
-            let message = error.message().trim().to_string();
-            match error.span() {
-                Some(span) => {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    format!("line {line}: {message}")
-                }
-                None => message,
-            }
-        })?;
+        let deserializer =
+            toml::Deserializer::parse(text).map_err(|error| toml_error(text, &error))?;
+        let mut unread = Vec::new();
+        let config: Config = serde_ignored::deserialize(deserializer, |path| {
+            unread.push(path.to_string());
+        })
+        .map_err(|error| toml_error(text, &error))?;
         config.validate()?;
-        Ok(config)
+        // serde_ignored reports a key once per ignored value below it; only the top-level
+        // name matters here (a nested unknown key inside a core section is already an error).
+        let mut top_level: Vec<String> = unread
+            .into_iter()
+            .map(|path| path.split('.').next().unwrap_or_default().to_string())
+            .collect();
+        top_level.sort();
+        top_level.dedup();
+        Ok((config, top_level))
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
@@ -183,10 +168,12 @@ impl Config {
         if self.passages.max_passage_bytes < 200 {
             return Err("passages.max_passage_bytes must be at least 200".to_string());
         }
-        self.discord.validate()
+        Ok(())
     }
 
-    fn resolve_relative_to(&mut self, base: &Path) {
+    /// Makes the relative paths relative to `base`, the config file's folder, so citebot
+    /// works from any working directory.
+    pub fn resolve_relative_to(&mut self, base: &Path) {
         for path in [
             &mut self.corpus_dir,
             &mut self.index_dir,
@@ -200,7 +187,6 @@ impl Config {
                 *path = base.join(&*path);
             }
         }
-        self.discord.resolve_relative_to(base);
     }
 
     /// The passage limits for the article parser.
@@ -208,6 +194,18 @@ impl Config {
         PassageLimits {
             max_passage_bytes: self.passages.max_passage_bytes,
         }
+    }
+}
+
+/// A TOML error as one line: "line N: message".
+pub(crate) fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim().to_string();
+    match error.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
     }
 }
 

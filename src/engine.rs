@@ -306,6 +306,18 @@ impl Engine {
         Ok(true)
     }
 
+    /// The name of the index generation being served (its folder under `index_dir`), which
+    /// changes with every rebuild: health checks and metrics report it.
+    pub fn generation(&self) -> String {
+        let loaded = self.current();
+        loaded
+            .open
+            .generation
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| loaded.open.generation.display().to_string())
+    }
+
     /// The manifest of the index being served.
     pub fn manifest(&self) -> index::Manifest {
         self.current().open.manifest.clone()

@@ -3,7 +3,8 @@
 //! The pipeline, one module per step (see ARCHITECTURE.md):
 //! [`corpus`] (article files) → [`article`] (parsing into [`passage`]s and [`citation`]s) →
 //! [`index`] (tantivy) → [`query`] + [`search`] (ranking, best sentence, abstention) →
-//! [`answer`] → surfaces: the `citebot` binary's CLI and [`discord`].
+//! [`answer`] → surfaces: the `citebot` binary's CLI, [`discord`] and [`http`]. The settings:
+//! the core's [`config`], each surface's own section, all read by [`config_file`].
 //! [`engine::Engine`] ties the core together for the surfaces.
 
 pub mod answer;
@@ -11,6 +12,7 @@ pub mod article;
 pub mod citation;
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod corpus;
 // The Discord bot. Without the `discord` cargo feature (on by default) only its settings are
 // built, so `[discord]` in config.toml is read and validated by every build.
@@ -18,6 +20,9 @@ pub mod discord;
 pub mod embeddings;
 pub mod engine;
 pub mod error;
+// `citebot serve`: Discord's HTTP interactions, the JSON API and the search page. Without the
+// `serve` cargo feature only its settings are built, as for the bot.
+pub mod http;
 pub mod index;
 pub mod meaning;
 pub mod passage;
@@ -29,6 +34,7 @@ pub mod synth;
 pub use answer::{Answer, Hit, Verdict};
 pub use citation::{Citation, RefNumber};
 pub use config::Config;
+pub use config_file::ConfigFile;
 pub use engine::Engine;
 pub use error::{Error, Result};
 pub use passage::{Passage, SectionPath};

@@ -23,7 +23,7 @@ fn engine() -> Arc<Engine> {
     Arc::clone(ENGINE.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let mut config =
-            Config::load(&root.join("config.toml")).expect("the repository's config.toml loads");
+            citebot::ConfigFile::load(&root.join("config.toml")).map(|file| file.core).expect("the repository's config.toml loads");
         config.index_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("discord-e2e-index");
         Arc::new(Engine::open(&config).expect("the engine opens over the seed article"))
     }))
@@ -942,9 +942,11 @@ async fn rejected_token_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_token_is_a_clear_error() {
-    let mut config = Config::default();
-    config.discord.token_env = "CITEBOT_TEST_TOKEN_THAT_IS_NEVER_SET".to_string();
-    let error = citebot::discord::run(config)
+    let settings = DiscordSettings {
+        token_env: "CITEBOT_TEST_TOKEN_THAT_IS_NEVER_SET".to_string(),
+        ..DiscordSettings::default()
+    };
+    let error = citebot::discord::run(Config::default(), settings)
         .await
         .expect_err("no token, no bot");
     assert!(matches!(error, BotError::TokenMissing { .. }), "{error:?}");
@@ -1046,7 +1048,7 @@ async fn rebuilt_index_is_picked_up_without_a_restart() {
     std::fs::create_dir_all(&corpus).unwrap();
     let article = std::fs::read_to_string(root.join("corpus/calcinosis-cutis.txt")).unwrap();
     std::fs::write(corpus.join("calcinosis-cutis.txt"), &article).unwrap();
-    let mut config = Config::load(&root.join("config.toml")).unwrap();
+    let mut config = citebot::ConfigFile::load(&root.join("config.toml")).map(|file| file.core).unwrap();
     config.corpus_dir = corpus.clone();
     config.index_dir = scratch.path().join("index");
     let engine_config = config.clone();

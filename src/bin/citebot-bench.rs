@@ -461,7 +461,7 @@ fn latency(
     top: usize,
     json: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let config = citebot::cli::load_config(config_path)?;
+    let config = citebot::cli::load_config(config_path)?.core;
     let questions = load_questions(questions_path)?;
     let engine = Engine::open(&config)?;
     // Warm-up: every question twice (page cache, passage cache, allocator).
@@ -745,7 +745,7 @@ fn run_child(me: &Path, args: &[&str]) -> anyhow::Result<serde_json::Value> {
 }
 
 fn child_config(config: &Path, corpus: &Path, index_dir: &Path) -> anyhow::Result<Config> {
-    let mut config = citebot::cli::load_config(config)?;
+    let mut config = citebot::cli::load_config(config)?.core;
     config.corpus_dir = corpus.to_path_buf();
     config.index_dir = index_dir.to_path_buf();
     Ok(config)

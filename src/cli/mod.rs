@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::citation::RefNumber;
 use crate::config::Config;
+use crate::config_file::ConfigFile;
 use crate::engine::{Engine, Preparation};
 use crate::index::{self, RebuildOptions};
 
@@ -70,6 +71,13 @@ pub enum Command {
     #[command(after_help = "Example:\n  DISCORD_TOKEN=… citebot bot\n\nSetup: docs/discord.md.")]
     #[cfg(feature = "discord")]
     Bot,
+    /// Serve Discord's HTTP interactions endpoint, the JSON API and a search page until
+    /// Ctrl-C or SIGTERM; the application's public key comes from DISCORD_PUBLIC_KEY.
+    #[command(
+        after_help = "Examples:\n  DISCORD_PUBLIC_KEY=… citebot serve\n  citebot serve --listen 0.0.0.0:8080\n\nEndpoints: POST /interactions, GET /v1/search?q=…&top=N, GET /v1/ask?q=…, GET /v1/refs/N,\nGET / (the search page), GET /healthz, GET /metrics. Deployment: docs/deploy.md."
+    )]
+    #[cfg(feature = "serve")]
+    Serve(ServeArgs),
     /// Summarise the 👍/👎 feedback from Discord; --export writes the down-voted questions as
     /// eval-set lines to turn into tests.
     #[command(
@@ -92,6 +100,15 @@ pub struct FeedbackArgs {
     /// The feedback database (default: discord.feedback_db in config.toml).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+}
+
+#[cfg(feature = "serve")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on, like 127.0.0.1:8080 or [::]:8080 (default: http.listen
+    /// in config.toml; port 0 picks a free one).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -139,16 +156,17 @@ pub enum Outcome {
 }
 
 /// Loads the config: the named file, or the defaults when the default file is absent.
-pub fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
+pub fn load_config(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
     if path == std::path::Path::new("config.toml") && !path.exists() {
-        return Ok(Config::default());
+        return Ok(ConfigFile::default());
     }
-    Ok(Config::load(path)?)
+    Ok(ConfigFile::load(path)?)
 }
 
 /// Runs a parsed command line, writing to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let config = load_config(&cli.config)?;
+    let file = load_config(&cli.config)?;
+    let config = file.core.clone();
     match cli.command {
         Command::Index => run_index(&config, out),
         Command::Ask(args) => {
@@ -225,14 +243,28 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(crate::discord::run(config))?;
+            runtime.block_on(crate::discord::run(config, file.discord))?;
+            Ok(Outcome::Done)
+        }
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => {
+            let listen = args
+                .listen
+                .as_deref()
+                .map(crate::http::settings::parse_listen)
+                .transpose()
+                .map_err(|error| anyhow::anyhow!("--listen: {error}"))?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(crate::http::run(config, file.discord, file.http, listen))?;
             Ok(Outcome::Done)
         }
         #[cfg(feature = "discord")]
         Command::Feedback(args) => {
             let db = args
                 .db
-                .unwrap_or_else(|| config.discord.feedback_db.clone());
+                .unwrap_or_else(|| file.discord.feedback_db.clone());
             crate::discord::feedback::feedback_command(&db, args.export.as_deref(), out)?;
             Ok(Outcome::Done)
         }

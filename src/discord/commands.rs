@@ -11,13 +11,12 @@ use serenity::all::{
 };
 use tracing::{info, warn};
 
-use super::events::{cooldown_notice, start_thread};
-use super::render::{self, notice, Reply};
+use super::answering;
+use super::events::start_thread;
+use super::render::{self, Reply};
 use super::reply;
-use super::safety::CooldownCheck;
 use super::state::{AskRecord, Data};
 use super::BotError;
-use crate::citation::RefNumber;
 
 /// The context slash commands get.
 pub type AppContext<'a> = poise::ApplicationContext<'a, Data, BotError>;
@@ -56,34 +55,18 @@ pub async fn ask(
     let interaction = ctx.interaction;
     let http = &ctx.serenity_context.http;
 
-    let parent = interaction
-        .channel
-        .as_ref()
-        .and_then(|channel| channel.parent_id)
-        .map(ChannelId::get);
-    if interaction.guild_id.is_some()
-        && !state.channels.allows(interaction.channel_id.get(), parent)
-    {
-        let places: Vec<String> = state
-            .channels
-            .allowed()
-            .iter()
-            .map(|id| format!("<#{id}>"))
-            .collect();
-        return respond(
-            ctx,
-            &notice(&format!(
-                "citebot answers in {} and in direct messages.",
-                places.join(", ")
-            )),
-        )
-        .await;
-    }
-    if let CooldownCheck::Wait { remaining, .. } = state
-        .cooldowns
-        .check(interaction.user.id.get(), Instant::now())
-    {
-        return respond(ctx, &cooldown_notice(remaining)).await;
+    let asker = answering::Asker {
+        user_id: interaction.user.id.get(),
+        in_guild: interaction.guild_id.is_some(),
+        channel_id: interaction.channel_id.get(),
+        parent_id: interaction
+            .channel
+            .as_ref()
+            .and_then(|channel| channel.parent_id)
+            .map(ChannelId::get),
+    };
+    if let Some(refusal) = answering::refusal(state, asker) {
+        return respond(ctx, &refusal).await;
     }
 
     let emergency = state.emergency.is_emergency(&question);
@@ -162,15 +145,7 @@ pub async fn ask(
 
 /// Suggests references as "15 · Grenader & Shavit 2011, New England Journal of Medicine".
 async fn autocomplete_reference(ctx: AppContext<'_>, partial: &str) -> Vec<AutocompleteChoice> {
-    let library = ctx.data().library();
-    let citations: Vec<_> = library
-        .articles
-        .iter()
-        .filter_map(|article| library.citations.get(&article.slug))
-        .flatten()
-        .cloned()
-        .collect();
-    render::source_choices(&citations, partial)
+    answering::source_choices(&ctx.data().library(), partial)
         .into_iter()
         .map(|(name, number)| AutocompleteChoice::new(name, number))
         .collect()
@@ -186,26 +161,7 @@ pub async fn source(
     number: u32,
 ) -> Result<(), BotError> {
     let _busy = ctx.data().in_flight.enter();
-    let library = ctx.data().library();
-    let found = library.articles.iter().find_map(|article| {
-        library
-            .citation(&article.slug, RefNumber(number))
-            .map(|citation| (article, citation))
-    });
-    let reply = match found {
-        Some((article, citation)) => render::render_source(citation, Some(article)),
-        None => {
-            let last = library
-                .citations
-                .values()
-                .flat_map(|list| list.iter().map(|c| c.number.0))
-                .max()
-                .unwrap_or(0);
-            notice(&format!(
-                "The article has no reference {number}: its references are numbered 1 to {last}."
-            ))
-        }
-    };
+    let reply = answering::source_reply(&ctx.data().library(), number);
     respond(ctx, &reply).await
 }
 

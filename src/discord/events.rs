@@ -10,8 +10,8 @@ use serenity::all::{
 };
 use tracing::{debug, info, warn};
 
-use super::feedback::Vote;
-use super::render::{self, notice, question_from_author, ButtonAction, Reply};
+use super::answering;
+use super::render::{self, notice, ButtonAction, Reply};
 use super::reply;
 use super::safety::{human_duration, is_blank_question, strip_bot_mention, CooldownCheck};
 use super::state::{AskRecord, BotState};
@@ -190,56 +190,15 @@ pub async fn on_component(
         debug!(custom_id = %interaction.data.custom_id, "button of another app");
         return Ok(());
     };
-    let ask = match action {
-        ButtonAction::More { ask, .. }
-        | ButtonAction::References { ask, .. }
-        | ButtonAction::Vote { ask, .. } => ask,
-    };
-    let reply = match recall(state, ask, interaction).await? {
-        None => notice("This answer is too old for its buttons. Please ask the question again."),
-        Some(record) => match action {
-            ButtonAction::More { offset, .. } => {
-                let (_, mut page) = state
-                    .answer_page(ask, &record.question, offset, record.page_size, false)
-                    .await?;
-                page.ephemeral = true;
-                page
-            }
-            ButtonAction::References { offset, count, .. } => {
-                let (answer, _) = state
-                    .answer_page(
-                        ask,
-                        &record.question,
-                        0,
-                        offset.saturating_add(count),
-                        false,
-                    )
-                    .await?;
-                let shown: Vec<_> = answer.hits.into_iter().skip(offset).take(count).collect();
-                render::render_references(&shown, &state.library())
-            }
-            ButtonAction::Vote { up, .. } => {
-                let vote = Vote {
-                    ask_key: ask.to_string(),
-                    user_id: interaction.user.id.get(),
-                    question: record.question.clone(),
-                    answer_ids: record.shown.clone(),
-                    answered: record.answered,
-                    up,
-                };
-                let store = Arc::clone(&state.feedback);
-                tokio::task::spawn_blocking(move || store.record(&vote))
-                    .await
-                    .map_err(BotError::Task)??;
-                info!(ask, up, answered = record.answered, "vote stored");
-                if up {
-                    notice("Thanks! Your 👍 was recorded.")
-                } else {
-                    notice("Thanks! Your 👎 was recorded; down-voted questions are reviewed to improve citebot.")
-                }
-            }
-        },
-    };
+    let shown = answering::question_shown(
+        interaction
+            .message
+            .embeds
+            .iter()
+            .filter_map(|embed| embed.author.as_ref())
+            .map(|author| author.name.as_str()),
+    );
+    let reply = answering::button_reply(state, action, interaction.user.id.get(), shown).await?;
     interaction
         .create_response(
             &ctx.http,
@@ -247,32 +206,4 @@ pub async fn on_component(
         )
         .await?;
     Ok(())
-}
-
-/// The question behind a button: from the log, or, after a restart, from the "Q: …" line of
-/// the answer the button sits under (then asked again to know what was shown).
-async fn recall(
-    state: &BotState,
-    ask: u64,
-    interaction: &ComponentInteraction,
-) -> Result<Option<AskRecord>, BotError> {
-    if let Some(record) = state.asks.get(ask) {
-        return Ok(Some(record));
-    }
-    let question = interaction
-        .message
-        .embeds
-        .iter()
-        .find_map(|embed| embed.author.as_ref())
-        .and_then(|author| question_from_author(&author.name));
-    let Some(question) = question else {
-        return Ok(None);
-    };
-    let page_size = state.page_size(None);
-    let (answer, _) = state
-        .answer_page(ask, &question, 0, page_size, false)
-        .await?;
-    let record = AskRecord::from_answer(&answer, page_size, false);
-    state.asks.insert(ask, record.clone());
-    Ok(Some(record))
 }

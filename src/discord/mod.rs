@@ -11,6 +11,7 @@
 //! - [`http`]: where REST calls go, and the relay that handles 429s for a non-Discord API base;
 //! - [`render`]: answers, references and notices as embeds and buttons, pure and tested;
 //! - [`safety`]: emergency phrases, markdown escaping, mention neutralising, cooldowns;
+//! - [`answering`]: what a slash command or button gets, from the gateway or over HTTP;
 //! - [`commands`]: `/ask`, `/source`, `/about`; [`events`]: mentions, DMs and buttons;
 //! - [`feedback`]: 👍/👎 in SQLite, and `citebot feedback`;
 //! - [`state`]: what handlers share; [`reply`]: rendered replies to serenity builders.
@@ -28,6 +29,8 @@ pub mod settings;
 pub use settings::DiscordSettings;
 
 // The bot itself: only with the `discord` feature (on by default; see Cargo.toml).
+#[cfg(feature = "discord")]
+pub mod answering;
 #[cfg(feature = "discord")]
 pub mod commands;
 #[cfg(feature = "discord")]
@@ -102,8 +105,7 @@ pub fn intents() -> GatewayIntents {
 /// `citebot bot`: opens the engine, reads the token from the environment, and runs until
 /// Ctrl-C or SIGTERM.
 #[cfg(feature = "discord")]
-pub async fn run(config: Config) -> Result<(), BotError> {
-    let settings = config.discord.clone();
+pub async fn run(config: Config, settings: DiscordSettings) -> Result<(), BotError> {
     settings.validate().map_err(BotError::Config)?;
     // From the file named in the config (a Docker or systemd secret) when there is one,
     // else from the environment variable.
@@ -132,7 +134,7 @@ pub async fn run(config: Config) -> Result<(), BotError> {
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix (what `systemctl stop` and `docker stop` send).
 #[cfg(feature = "discord")]
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             warn!(%error, "cannot listen for ctrl-c");
@@ -231,7 +233,14 @@ pub async fn run_with(
     });
     let reloader = tokio::spawn(reload_periodically(Arc::clone(&state)));
 
-    let result = client.start().await;
+    // serenity's shard range is inclusive of its end, as ShardPlan's is.
+    let result = match settings.shard_plan().map_err(BotError::Config)? {
+        settings::ShardPlan::Auto => client.start_autosharded().await,
+        settings::ShardPlan::Range { first, last, total } => {
+            info!(first, last, total, "running shards");
+            client.start_shard_range(first..last, total).await
+        }
+    };
     stopper.abort();
     reloader.abort();
     // Let answers being written go out before the process ends.
@@ -269,9 +278,9 @@ pub async fn run_with(
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Calls `reload_if_changed` every `reload_interval_seconds`, so `citebot index` run while the
-/// bot is up takes effect without a restart.
+/// bot (or `citebot serve`) is up takes effect without a restart.
 #[cfg(feature = "discord")]
-async fn reload_periodically(state: Data) {
+pub(crate) async fn reload_periodically(state: Data) {
     let mut ticker = tokio::time::interval(state.settings.reload_interval());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick is immediate; the engine was just opened

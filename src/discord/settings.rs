@@ -54,6 +54,25 @@ pub struct DiscordSettings {
     /// A slash command whose answer is not ready after this long is deferred ("citebot is
     /// thinking…") and edited when ready; Discord drops interactions not acknowledged in 3 s.
     pub defer_after_ms: u64,
+    /// The application's public key (hex, Developer Portal → General Information), which
+    /// `citebot serve` checks Discord's interaction signatures against. Public, so it may live
+    /// here; the environment variable `DISCORD_PUBLIC_KEY` wins when set.
+    pub public_key: Option<String>,
+    /// Gateway shards in all (across every process of the bot); `None` takes Discord's
+    /// recommended count and runs them all in this process (autosharding).
+    pub shard_count: Option<u32>,
+    /// The shards this process runs, first and last (inclusive) of `shard_count`, so the
+    /// shards of a large bot can be split across processes; `None` runs all of them.
+    pub shards: Option<[u32; 2]>,
+}
+
+/// Which gateway shards this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardPlan {
+    /// As many as Discord recommends, all here.
+    Auto,
+    /// Shards `first..=last` of `total`.
+    Range { first: u32, last: u32, total: u32 },
 }
 
 impl Default for DiscordSettings {
@@ -72,6 +91,9 @@ impl Default for DiscordSettings {
             top: 1,
             max_passages: 10,
             defer_after_ms: 1500,
+            public_key: None,
+            shard_count: None,
+            shards: None,
         }
     }
 }
@@ -166,9 +188,29 @@ impl DiscordSettings {
                 self.defer_after_ms
             ));
         }
+        self.shard_plan()?;
         super::api_base::ApiBase::parse(&self.api_base)
             .map(|_| ())
             .map_err(|error| format!("discord.api_base: {error}"))
+    }
+
+    /// The shards to run, from `shard_count` and `shards`; the error names what is wrong.
+    pub fn shard_plan(&self) -> Result<ShardPlan, String> {
+        match (self.shard_count, self.shards) {
+            (None, None) => Ok(ShardPlan::Auto),
+            (None, Some(_)) => Err("discord.shards needs discord.shard_count (the shards in all, across every process)".to_string()),
+            (Some(0), _) => Err("discord.shard_count must be at least 1".to_string()),
+            (Some(total), None) => Ok(ShardPlan::Range { first: 0, last: total - 1, total }),
+            (Some(total), Some([first, last])) => {
+                if first > last || last >= total {
+                    Err(format!(
+                        "discord.shards = [{first}, {last}] must be a first and last shard (inclusive) with first <= last < shard_count ({total})"
+                    ))
+                } else {
+                    Ok(ShardPlan::Range { first, last, total })
+                }
+            }
+        }
     }
 
     /// The cooldown as a duration; zero when disabled (negative values count as disabled).
@@ -253,6 +295,27 @@ mod tests {
         let settings: DiscordSettings = section.try_into().unwrap();
         settings.validate().unwrap();
         assert_eq!(settings, DiscordSettings::default());
+    }
+
+    #[test]
+    fn shard_plans_are_checked() {
+        let plan = |text: &str| {
+            toml::from_str::<DiscordSettings>(text)
+                .unwrap()
+                .shard_plan()
+        };
+        assert_eq!(plan(""), Ok(ShardPlan::Auto));
+        assert_eq!(
+            plan("shard_count = 4"),
+            Ok(ShardPlan::Range { first: 0, last: 3, total: 4 })
+        );
+        assert_eq!(
+            plan("shard_count = 4\nshards = [2, 3]"),
+            Ok(ShardPlan::Range { first: 2, last: 3, total: 4 })
+        );
+        for bad in ["shards = [0, 1]", "shard_count = 0", "shard_count = 4\nshards = [3, 4]", "shard_count = 4\nshards = [2, 1]"] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl Workspace {
 
     /// The configuration as the library reads it.
     pub fn config(&self) -> citebot::Config {
-        citebot::Config::load(&self.config_path())
+        citebot::ConfigFile::load(&self.config_path()).map(|file| file.core)
             .unwrap_or_else(|error| panic!("the test config must load: {error}"))
     }
 
