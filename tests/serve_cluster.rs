@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{repo_root, shared_seed_env, Workspace};
+use common::{copy_tree, repo_root, shared_seed_env, Workspace};
 use ed25519_dalek::{Signer, SigningKey};
 use fake_discord::FakeDiscord;
 use futures_util::StreamExt;
@@ -156,10 +156,10 @@ struct Replica {
 const REPLICA_START_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Replica {
-    /// Starts a replica over `env`'s config and index on `port` (0: a free one), sending
+    /// Starts a replica with the config file `config` on `port` (0: a free one), sending
     /// deferred answers to the API at `api_base`, and waits until it is listening.
-    fn start(env: &Workspace, port: u16, api_base: &str) -> Replica {
-        let argv = unit_exec_start(&citebot_binary(), &env.config_path(), port);
+    fn start(config: &Path, port: u16, api_base: &str) -> Replica {
+        let argv = unit_exec_start(&citebot_binary(), config, port);
         let mut command = common::citebot_std_command(Path::new(&argv[0]));
         command
             .args(&argv[1..])
@@ -660,8 +660,18 @@ fn http_client() -> reqwest::Client {
         .expect("http client")
 }
 
-async fn start_replica(port: u16, api_base: String) -> Replica {
-    tokio::task::spawn_blocking(move || Replica::start(shared_seed_env(), port, &api_base))
+/// The replicas' folder: the seed corpus, a copy of the index built once for the test binary,
+/// and a config that trusts nginx's X-Forwarded-For (as docs/deploy.md says), so the server's
+/// own per-client limit applies to the test's address, not to nginx's.
+fn replicas_workspace() -> Workspace {
+    let env = Workspace::with_seed_corpus();
+    copy_tree(&shared_seed_env().index_dir(), &env.index_dir());
+    env.write_config("[http]\ntrusted_proxies = [\"127.0.0.1\"]\n");
+    env
+}
+
+async fn start_replica(config: PathBuf, port: u16, api_base: String) -> Replica {
+    tokio::task::spawn_blocking(move || Replica::start(&config, port, &api_base))
         .await
         .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
 }
@@ -678,8 +688,9 @@ async fn start_nginx(ports: Vec<u16>) -> Nginx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_interaction_is_answered_while_a_replica_is_killed_and_restarted() {
     let discord = FakeDiscord::start().await;
-    let survivor = start_replica(0, discord.api_base()).await;
-    let mut victim = start_replica(0, discord.api_base()).await;
+    let env = replicas_workspace();
+    let survivor = start_replica(env.config_path(), 0, discord.api_base()).await;
+    let mut victim = start_replica(env.config_path(), 0, discord.api_base()).await;
     let victim_port = victim.port;
     let nginx = start_nginx(vec![survivor.port, victim_port]).await;
     let url = nginx.url("/interactions");
@@ -718,7 +729,7 @@ async fn every_interaction_is_answered_while_a_replica_is_killed_and_restarted()
         }
         victim.kill();
         let killed_after = started.elapsed();
-        let back = start_replica(victim_port, discord.api_base()).await;
+        let back = start_replica(env.config_path(), victim_port, discord.api_base()).await;
         let restarted_after = started.elapsed();
         restarted_tx.send_replace(true);
         (back, killed_after, restarted_after)
@@ -864,7 +875,8 @@ async fn burst(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_json_api_is_rate_limited_per_address_and_interactions_are_not() {
     let discord = FakeDiscord::start().await;
-    let replica = start_replica(0, discord.api_base()).await;
+    let env = replicas_workspace();
+    let replica = start_replica(env.config_path(), 0, discord.api_base()).await;
     let nginx = start_nginx(vec![replica.port]).await;
     let client = http_client();
 
@@ -890,12 +902,13 @@ async fn the_json_api_is_rate_limited_per_address_and_interactions_are_not() {
         !limited.is_empty(),
         "a burst of 100 searches from one address should meet the rate limit"
     );
+    // nginx's own refusal (deploy/nginx.conf), not the server's, which says "this address".
     let limited_body: Value = serde_json::from_str(limited[0]).expect("429 body is JSON");
     assert!(
         limited_body["error"]
             .as_str()
-            .is_some_and(|error| error.contains("too many requests")),
-        "429 says what happened: {limited_body}"
+            .is_some_and(|error| error.contains("too many requests from your address")),
+        "nginx's 429 says what happened: {limited_body}"
     );
 
     let interactions_url = nginx.url("/interactions");
@@ -923,7 +936,8 @@ async fn the_json_api_is_rate_limited_per_address_and_interactions_are_not() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_64_kib_gets_413_from_nginx() {
     let discord = FakeDiscord::start().await;
-    let replica = start_replica(0, discord.api_base()).await;
+    let env = replicas_workspace();
+    let replica = start_replica(env.config_path(), 0, discord.api_base()).await;
     let nginx = start_nginx(vec![replica.port]).await;
     let client = http_client();
     let url = nginx.url("/interactions");
