@@ -534,6 +534,28 @@ impl Interaction {
     }
 }
 
+#[test]
+fn the_test_interactions_are_what_serenity_reads() {
+    // The server reads interactions with serenity's model; a payload it cannot read would make
+    // the load test measure error responses instead of answers.
+    use serenity::model::application::Interaction as SerenityInteraction;
+    for interaction in load_interactions(2) {
+        let read: SerenityInteraction = serde_json::from_value(interaction.body())
+            .unwrap_or_else(|error| panic!("serenity cannot read {interaction:?}: {error}"));
+        match (&interaction, read) {
+            (Interaction::Ping { .. }, SerenityInteraction::Ping(_)) => {}
+            (Interaction::Ask { question, .. }, SerenityInteraction::Command(command)) => {
+                assert_eq!(command.data.name, "ask");
+                assert_eq!(
+                    command.data.options[0].value.as_str(),
+                    Some(question.as_str())
+                );
+            }
+            (sent, read) => panic!("{sent:?} was read as {read:?}"),
+        }
+    }
+}
+
 /// A POST of `body` to `url`, signed as Discord signs: Ed25519 over timestamp + body.
 fn signed_post(client: &reqwest::Client, url: &str, body: &[u8]) -> reqwest::RequestBuilder {
     let timestamp = SystemTime::now()
