@@ -79,9 +79,8 @@ pub async fn ask(
         )
         .await;
     }
-    if let CooldownCheck::Wait { remaining, .. } = state
-        .cooldowns
-        .check(interaction.user.id.get(), Instant::now())
+    if let CooldownCheck::Wait { remaining, .. } =
+        state.check_cooldown(interaction.user.id.get()).await?
     {
         return respond(ctx, &cooldown_notice(remaining)).await;
     }
