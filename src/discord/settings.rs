@@ -390,8 +390,8 @@ mod tests {
         let url: FeedbackLocation = "POSTGRES://citebot@127.0.0.1/citebot".parse().unwrap();
         assert!(url.is_postgres());
         for with_password in [
-            "postgres://citebot:secret@db/citebot",
-            "postgresql://db/citebot?user=citebot&password=secret",
+            "postgres://citebot:hunter2@db/citebot",
+            "postgresql://db/citebot?user=citebot&password=hunter2",
         ] {
             let error = crate::config::Config::parse(&format!(
                 "[discord]\nfeedback_db = \"{with_password}\""
@@ -400,7 +400,7 @@ mod tests {
             assert!(error.contains("PGPASSWORD"), "{error}");
             assert!(error.contains("feedback_db"), "{error}");
             assert!(
-                !error.contains("secret"),
+                !error.contains("hunter2"),
                 "the password is never repeated: {error}"
             );
         }
