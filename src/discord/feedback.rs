@@ -100,7 +100,8 @@ enum Backend {
         path: PathBuf,
         connection: Mutex<Connection>,
     },
-    Postgres(PostgresStore),
+    // Boxed: the PostgreSQL client is several times the size of the SQLite one.
+    Postgres(Box<PostgresStore>),
 }
 
 impl FeedbackStore {
@@ -112,7 +113,7 @@ impl FeedbackStore {
                 let store = PostgresStore::connect(url)?;
                 let salt = store.create_schema(&new_salt()?)?;
                 Ok(FeedbackStore {
-                    backend: Backend::Postgres(store),
+                    backend: Backend::Postgres(Box::new(store)),
                     salt,
                 })
             }
@@ -170,7 +171,7 @@ impl FeedbackStore {
                     .existing_salt()?
                     .ok_or_else(|| FeedbackError::PostgresMissing { url: url.clone() })?;
                 return Ok(FeedbackStore {
-                    backend: Backend::Postgres(store),
+                    backend: Backend::Postgres(Box::new(store)),
                     salt,
                 });
             }

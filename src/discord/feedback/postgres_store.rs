@@ -32,7 +32,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Any number, the same in every replica: schema creation holds this advisory lock, because
 /// two `CREATE TABLE IF NOT EXISTS` at once race in PostgreSQL (one fails on a unique index of
 /// the catalogue).
-const SCHEMA_LOCK: i64 = 0x6369_7465_626f_74; // "citebot"
+const SCHEMA_LOCK: i64 = 0x0063_6974_6562_6f74; // "citebot" in ASCII
 
 /// The schema version kept in `meta`, as `PRAGMA user_version` is in SQLite.
 const SCHEMA_VERSION: &str = "1";
