@@ -128,7 +128,7 @@ async fn run(args: Args) {
         api_base: fake.api_base(),
         guild_id: Some(GUILD_ID),
         cooldown_seconds: 0.0,
-        feedback_db: folder.path().join("feedback.sqlite3"),
+        feedback_db: folder.path().join("feedback.sqlite3").into(),
         ..DiscordSettings::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

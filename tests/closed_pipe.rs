@@ -153,7 +153,8 @@ fn eval_ends_quietly_when_its_reader_goes_away() {
 fn feedback_ends_quietly_when_its_reader_goes_away() {
     let workspace = indexed_workspace();
     let db = workspace.root().join("feedback.sqlite3");
-    citebot::discord::feedback::FeedbackStore::open(&db).expect("a new feedback database");
+    citebot::discord::feedback::FeedbackStore::open(&db.clone().into())
+        .expect("a new feedback database");
     let db = db.to_str().expect("UTF-8 temp path");
     assert_quiet_end_without_reader(&workspace, &["feedback", "--db", db], None);
     assert_quiet_end_without_reader(&workspace, &["feedback", "--db", db, "--export", "-"], None);

@@ -45,7 +45,7 @@ async fn start_bot(configure: impl FnOnce(&mut DiscordSettings)) -> Bot {
         api_base: fake.api_base(),
         guild_id: Some(GUILD_ID),
         cooldown_seconds: 0.0,
-        feedback_db: dir.path().join("feedback.sqlite3"),
+        feedback_db: dir.path().join("feedback.sqlite3").into(),
         ..DiscordSettings::default()
     };
     configure(&mut settings);
@@ -911,7 +911,7 @@ async fn rejected_token_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let settings = DiscordSettings {
         api_base: fake.api_base(),
-        feedback_db: dir.path().join("feedback.sqlite3"),
+        feedback_db: dir.path().join("feedback.sqlite3").into(),
         ..DiscordSettings::default()
     };
     let engine = tokio::task::spawn_blocking(engine).await.unwrap();
@@ -969,7 +969,7 @@ async fn failed_command_registration_stops_the_bot() {
     let dir = tempfile::tempdir().unwrap();
     let settings = DiscordSettings {
         api_base: fake.api_base(),
-        feedback_db: dir.path().join("feedback.sqlite3"),
+        feedback_db: dir.path().join("feedback.sqlite3").into(),
         ..DiscordSettings::default()
     };
     let engine = tokio::task::spawn_blocking(engine).await.unwrap();
@@ -1062,7 +1062,7 @@ async fn rebuilt_index_is_picked_up_without_a_restart() {
         api_base: fake.api_base(),
         cooldown_seconds: 0.0,
         reload_interval_seconds: 0.1,
-        feedback_db: scratch.path().join("feedback.sqlite3"),
+        feedback_db: scratch.path().join("feedback.sqlite3").into(),
         ..DiscordSettings::default()
     };
     let (stop, stopped) = oneshot::channel::<()>();
@@ -1348,7 +1348,7 @@ fn feedback_command_summarises_and_exports_down_votes() {
     use citebot::discord::feedback::Vote;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("feedback.sqlite3");
-    let store = FeedbackStore::open(&db).unwrap();
+    let store = FeedbackStore::open(&db.clone().into()).unwrap();
     for (ask, user, up) in [("1", 1, false), ("1", 2, false), ("2", 1, true)] {
         store
             .record(&Vote {

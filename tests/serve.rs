@@ -586,3 +586,69 @@ fn no_public_key_means_interactions_are_refused_but_the_api_works() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("DISCORD_PUBLIC_KEY") && stderr.contains("64 hexadecimal"), "{stderr}");
 }
+
+/// Debian's Chromium, which `.ci/run` installs when it is missing.
+fn chromium() -> std::path::PathBuf {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|path| path.exists())
+        .unwrap_or_else(|| {
+            panic!("headless Chromium is needed to check the search page: apt-get install chromium (.ci/run does)")
+        })
+}
+
+/// Chromium with the flags that keep it off the network and out of the user's profile.
+fn headless(profile: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(chromium());
+    command
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=900,1500",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .stdin(Stdio::null());
+    command
+}
+
+#[test]
+fn the_page_renders_in_headless_chromium() {
+    let served = Served::start("", None);
+    let url = served.url("/?q=how+is+calcinosis+cutis+treated%3F");
+    let profile = tempfile::tempdir().unwrap();
+    // The DOM as the browser built it: the answer's sentence is marked, sources are links.
+    let dom = headless(profile.path())
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<mark>"), "{dom}");
+    assert!(dom.contains("href=\"https://doi.org/"), "{dom}");
+    assert!(dom.contains("not medical advice"), "{dom}");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let status = headless(profile.path())
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("chromium runs");
+    assert!(status.success(), "chromium --screenshot: {status}");
+    let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    assert!(png.len() > 20_000, "a page with content, not a blank: {} bytes", png.len());
+    // The screenshot in docs/ is this one: refreshed on request, then looked at and committed.
+    if std::env::var_os("CITEBOT_UPDATE_SCREENSHOT").is_some() {
+        std::fs::copy(&shot, common::repo_root().join("docs/serve-page.png")).unwrap();
+    }
+}

@@ -81,7 +81,7 @@ pub enum Command {
     /// Summarise the 👍/👎 feedback from Discord; --export writes the down-voted questions as
     /// eval-set lines to turn into tests.
     #[command(
-        after_help = "Examples:\n  citebot feedback\n  citebot feedback --export downvoted.jsonl"
+        after_help = "Examples:\n  citebot feedback\n  citebot feedback --export downvoted.jsonl\n  PGPASSWORD=… citebot feedback --db postgres://citebot@db.internal/citebot"
     )]
     #[cfg(feature = "discord")]
     Feedback(FeedbackArgs),
@@ -97,9 +97,12 @@ pub struct FeedbackArgs {
     /// Write the down-voted questions as eval-set JSON lines to FILE (`-`: standard output).
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
-    /// The feedback database (default: discord.feedback_db in config.toml).
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
+    /// The feedback database: an SQLite file or a postgres:// URL, with the password in
+    /// PGPASSWORD (default: CITEBOT_FEEDBACK_DB, else discord.feedback_db in config.toml).
+    /// Parsed by the command, not by clap: clap repeats a refused value in its error, and a
+    /// refused URL may hold a password.
+    #[arg(long, value_name = "FILE|URL")]
+    pub db: Option<String>,
 }
 
 #[cfg(feature = "serve")]
@@ -262,9 +265,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         }
         #[cfg(feature = "discord")]
         Command::Feedback(args) => {
-            let db = args
-                .db
-                .unwrap_or_else(|| file.discord.feedback_db.clone());
+            let db = match args.db {
+                Some(db) => db
+                    .parse::<crate::discord::settings::FeedbackLocation>()
+                    .map_err(|error| anyhow::anyhow!("--db: {error}"))?,
+                None => file.discord.effective_feedback_db().map_err(|error| {
+                    anyhow::anyhow!("{}: {error}", crate::discord::settings::FEEDBACK_DB_ENV)
+                })?,
+            };
             crate::discord::feedback::feedback_command(&db, args.export.as_deref(), out)?;
             Ok(Outcome::Done)
         }

@@ -4,8 +4,6 @@
 //! [`Reply`] they return, so a person gets the same answer from either.
 
 use std::sync::Arc;
-use std::time::Instant;
-
 use tracing::info;
 
 use super::events::cooldown_notice;
@@ -29,7 +27,7 @@ pub struct Asker {
 
 /// The notice a slash-command question gets instead of an answer: asked in a channel not on
 /// the allow-list, or within the person's cooldown. `None`: answer it.
-pub fn refusal(state: &BotState, asker: Asker) -> Option<Reply> {
+pub async fn refusal(state: &BotState, asker: Asker) -> Result<Option<Reply>, BotError> {
     if asker.in_guild && !state.channels.allows(asker.channel_id, asker.parent_id) {
         let places: Vec<String> = state
             .channels
@@ -37,17 +35,16 @@ pub fn refusal(state: &BotState, asker: Asker) -> Option<Reply> {
             .iter()
             .map(|id| format!("<#{id}>"))
             .collect();
-        return Some(notice(&format!(
+        return Ok(Some(notice(&format!(
             "citebot answers in {} and in direct messages.",
             places.join(", ")
-        )));
+        ))));
     }
-    if let CooldownCheck::Wait { remaining, .. } =
-        state.cooldowns.check(asker.user_id, Instant::now())
-    {
-        return Some(cooldown_notice(remaining));
+    // In memory, or in PostgreSQL when replicas share it (see BotState::check_cooldown).
+    if let CooldownCheck::Wait { remaining, .. } = state.check_cooldown(asker.user_id).await? {
+        return Ok(Some(cooldown_notice(remaining)));
     }
-    None
+    Ok(None)
 }
 
 /// `/source number:N`: the reference in full, from the first article that has it.

@@ -65,7 +65,7 @@ pub async fn ask(
             .and_then(|channel| channel.parent_id)
             .map(ChannelId::get),
     };
-    if let Some(refusal) = answering::refusal(state, asker) {
+    if let Some(refusal) = answering::refusal(state, asker).await? {
         return respond(ctx, &refusal).await;
     }
 

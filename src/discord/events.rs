@@ -53,10 +53,7 @@ pub async fn on_message(
         let help = notice("Ask me a question about the article, for example “@citebot how is calcinosis cutis treated?”, or use `/ask`. `/about` says what I answer from.");
         return send_reply(ctx, message, &help).await;
     }
-    match state
-        .cooldowns
-        .check(message.author.id.get(), Instant::now())
-    {
+    match state.check_cooldown(message.author.id.get()).await? {
         CooldownCheck::Ready => {}
         CooldownCheck::Wait {
             remaining,

@@ -1,19 +1,30 @@
-//! 👍/👎 feedback, kept in SQLite, and `citebot feedback`: a summary, and the down-voted
-//! questions exported as eval-set lines so the team can turn them into tests.
+//! 👍/👎 feedback, kept in SQLite or in a PostgreSQL database shared by replicas, and
+//! `citebot feedback`: a summary, and the down-voted questions exported as eval-set lines so the
+//! team can turn them into tests.
 //!
 //! A vote stores the question, the ids of the passages shown, whether citebot answered, the
 //! vote, the time, and the voter's Discord id hashed with a random salt kept in the database:
 //! one person's votes can be counted once, but the id cannot be recovered from the file alone.
 //! One vote per person per answer: voting again replaces the earlier vote.
+//!
+//! Both backends have the same tables and behave the same; PostgreSQL ([`postgres_store`])
+//! also keeps the per-user cooldowns, so several replicas agree on them.
+
+pub mod postgres_store;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use super::safety::CooldownCheck;
+use super::settings::{FeedbackLocation, FeedbackLocationError, PostgresUrl};
+use postgres_store::PostgresStore;
 
 /// Errors of the feedback store.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +37,18 @@ pub enum FeedbackError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("no feedback tables in the PostgreSQL database {url}: the bot has not stored a vote there yet (or point discord.feedback_db / CITEBOT_FEEDBACK_DB elsewhere)")]
+    PostgresMissing { url: PostgresUrl },
+    #[error("cannot connect to the feedback database {url}: {reason} (is PostgreSQL running and reachable there? check discord.feedback_db or CITEBOT_FEEDBACK_DB, and PGPASSWORD)")]
+    PostgresConnect { url: PostgresUrl, reason: String },
+    #[error("feedback database {url}: {reason}")]
+    Postgres { url: PostgresUrl, reason: String },
+    #[error("feedback database {url} is not a valid PostgreSQL URL: {reason}")]
+    PostgresUrl { url: PostgresUrl, reason: String },
+    #[error("feedback database: {0}")]
+    Location(#[from] FeedbackLocationError),
+    #[error("cooldowns are kept in memory with an SQLite feedback file, not in the file")]
+    CooldownsNotShared,
     #[error("cannot make a random salt for hashing user ids: {0}")]
     Salt(String),
     #[error("cannot write the export: {0}")]
@@ -65,17 +88,39 @@ pub struct Vote {
     pub up: bool,
 }
 
-/// The feedback database. `Send + Sync`; calls block on disk, so async code runs them in
-/// `spawn_blocking`.
+/// The feedback database. `Send + Sync`; calls block on disk or on the network, so async
+/// code runs them in `spawn_blocking`.
 pub struct FeedbackStore {
-    path: PathBuf,
-    connection: Mutex<Connection>,
+    backend: Backend,
     salt: String,
 }
 
+enum Backend {
+    Sqlite {
+        path: PathBuf,
+        connection: Mutex<Connection>,
+    },
+    // Boxed: the PostgreSQL client is several times the size of the SQLite one.
+    Postgres(Box<PostgresStore>),
+}
+
 impl FeedbackStore {
-    /// Opens the database at `path`, creating it (and its salt) when missing.
-    pub fn open(path: &Path) -> Result<FeedbackStore, FeedbackError> {
+    /// Opens the database at `location`, creating it (its tables and its salt) when missing.
+    pub fn open(location: &FeedbackLocation) -> Result<FeedbackStore, FeedbackError> {
+        match location {
+            FeedbackLocation::Sqlite(path) => FeedbackStore::open_sqlite(path),
+            FeedbackLocation::Postgres(url) => {
+                let store = PostgresStore::connect(url)?;
+                let salt = store.create_schema(&new_salt()?)?;
+                Ok(FeedbackStore {
+                    backend: Backend::Postgres(Box::new(store)),
+                    salt,
+                })
+            }
+        }
+    }
+
+    fn open_sqlite(path: &Path) -> Result<FeedbackStore, FeedbackError> {
         let sqlite = |source| FeedbackError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -108,14 +153,29 @@ impl FeedbackStore {
             }
         };
         Ok(FeedbackStore {
-            path: path.to_path_buf(),
-            connection: Mutex::new(connection),
+            backend: Backend::Sqlite {
+                path: path.to_path_buf(),
+                connection: Mutex::new(connection),
+            },
             salt,
         })
     }
 
     /// Opens an existing database for reading (`citebot feedback`); never creates one.
-    pub fn open_existing(path: &Path) -> Result<FeedbackStore, FeedbackError> {
+    pub fn open_existing(location: &FeedbackLocation) -> Result<FeedbackStore, FeedbackError> {
+        let path = match location {
+            FeedbackLocation::Sqlite(path) => path,
+            FeedbackLocation::Postgres(url) => {
+                let store = PostgresStore::connect(url)?;
+                let salt = store
+                    .existing_salt()?
+                    .ok_or_else(|| FeedbackError::PostgresMissing { url: url.clone() })?;
+                return Ok(FeedbackStore {
+                    backend: Backend::Postgres(Box::new(store)),
+                    salt,
+                });
+            }
+        };
         if !path.exists() {
             return Err(FeedbackError::Missing {
                 path: path.to_path_buf(),
@@ -132,24 +192,17 @@ impl FeedbackStore {
             .map_err(sqlite)?;
         let salt = read_salt(&connection).map_err(sqlite)?.unwrap_or_default();
         Ok(FeedbackStore {
-            path: path.to_path_buf(),
-            connection: Mutex::new(connection),
+            backend: Backend::Sqlite {
+                path: path.to_path_buf(),
+                connection: Mutex::new(connection),
+            },
             salt,
         })
     }
 
-    fn sqlite_error(&self, source: rusqlite::Error) -> FeedbackError {
-        FeedbackError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A connection whose holder panicked is still a valid connection.
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Whether the store is shared by replicas (PostgreSQL), and so keeps the cooldowns too.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
     }
 
     /// The stored form of a Discord user id: hex SHA-256 of salt and id, shortened to 128 bits.
@@ -168,7 +221,12 @@ impl FeedbackStore {
     pub fn record(&self, vote: &Vote) -> Result<(), FeedbackError> {
         let answer_ids =
             serde_json::to_string(&vote.answer_ids).unwrap_or_else(|_| "[]".to_string());
-        self.lock()
+        let user_hash = self.hash_user(vote.user_id);
+        let (path, connection) = match &self.backend {
+            Backend::Postgres(store) => return store.record(vote, &user_hash, &answer_ids),
+            Backend::Sqlite { path, connection } => (path, lock(connection)),
+        };
+        connection
             .execute(
                 "INSERT INTO votes (ask_key, user_hash, question, answer_ids, answered, vote)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -177,26 +235,30 @@ impl FeedbackStore {
                      voted_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
                 params![
                     vote.ask_key,
-                    self.hash_user(vote.user_id),
+                    user_hash,
                     vote.question,
                     answer_ids,
                     vote.answered,
                     if vote.up { 1 } else { -1 },
                 ],
             )
-            .map_err(|source| self.sqlite_error(source))?;
+            .map_err(|source| sqlite_error(path, source))?;
         Ok(())
     }
 
     /// Every vote, oldest first.
     pub fn votes(&self) -> Result<Vec<StoredVote>, FeedbackError> {
-        let connection = self.lock();
+        let (path, connection) = match &self.backend {
+            Backend::Postgres(store) => return store.votes(),
+            Backend::Sqlite { path, connection } => (path, lock(connection)),
+        };
+        let sqlite = |source| sqlite_error(path, source);
         let mut statement = connection
             .prepare(
                 "SELECT id, ask_key, user_hash, question, answer_ids, answered, vote, voted_at
                  FROM votes ORDER BY id",
             )
-            .map_err(|source| self.sqlite_error(source))?;
+            .map_err(sqlite)?;
         let rows = statement
             .query_map([], |row| {
                 let answer_ids: String = row.get(4)?;
@@ -211,9 +273,40 @@ impl FeedbackStore {
                     voted_at: row.get(7)?,
                 })
             })
-            .map_err(|source| self.sqlite_error(source))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|source| self.sqlite_error(source))
+            .map_err(sqlite)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite)
+    }
+
+    /// A question by `user_id` now, on the shared cooldown: ready, or too soon after their
+    /// last accepted question in any replica. Only a shared store keeps cooldowns (see
+    /// [`FeedbackStore::is_shared`]); with SQLite they stay in memory
+    /// ([`super::safety::Cooldowns`]) and this returns [`FeedbackError::CooldownsNotShared`].
+    pub fn check_cooldown(
+        &self,
+        user_id: u64,
+        period: Duration,
+    ) -> Result<CooldownCheck, FeedbackError> {
+        if period.is_zero() {
+            return Ok(CooldownCheck::Ready);
+        }
+        match &self.backend {
+            Backend::Postgres(store) => store.check_cooldown(&self.hash_user(user_id), period),
+            Backend::Sqlite { .. } => Err(FeedbackError::CooldownsNotShared),
+        }
+    }
+}
+
+fn lock(connection: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    // A connection whose holder panicked is still a valid connection.
+    connection
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn sqlite_error(path: &Path, source: rusqlite::Error) -> FeedbackError {
+    FeedbackError::Sqlite {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
@@ -360,7 +453,7 @@ pub fn downvoted_eval_items(votes: &[StoredVote]) -> Vec<EvalItem> {
 /// `citebot feedback`: prints a summary of the votes to `out`; with `export`, also writes the
 /// down-voted questions as JSON lines there (`-` for `out` itself, after the summary).
 pub fn feedback_command(
-    db: &Path,
+    db: &FeedbackLocation,
     export: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<(), FeedbackError> {
@@ -391,8 +484,12 @@ pub fn feedback_command(
 }
 
 /// The human summary: totals, by verdict, and the most down-voted questions.
-pub fn write_summary(db: &Path, votes: &[StoredVote], out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "feedback in {}", db.display())?;
+pub fn write_summary(
+    db: &FeedbackLocation,
+    votes: &[StoredVote],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(out, "feedback in {db}")?;
     if votes.is_empty() {
         writeln!(out, "no votes yet")?;
         return Ok(());
@@ -478,7 +575,7 @@ mod tests {
     fn votes_are_stored_hashed_and_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("feedback.sqlite3");
-        let store = FeedbackStore::open(&path).unwrap();
+        let store = FeedbackStore::open(&path.clone().into()).unwrap();
         store
             .record(&vote("1", 77, "how is it treated?", true, true))
             .unwrap();
@@ -504,16 +601,16 @@ mod tests {
         drop(store);
 
         // The salt persists, so the same person hashes the same after a restart.
-        let reopened = FeedbackStore::open(&path).unwrap();
+        let reopened = FeedbackStore::open(&path.into()).unwrap();
         assert_eq!(reopened.hash_user(77), votes[0].user_hash);
-        let other_db = FeedbackStore::open(&dir.path().join("other.sqlite3")).unwrap();
+        let other_db = FeedbackStore::open(&dir.path().join("other.sqlite3").into()).unwrap();
         assert_ne!(other_db.hash_user(77), votes[0].user_hash);
     }
 
     #[test]
     fn export_states_a_hypothesis_per_verdict() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FeedbackStore::open(&dir.path().join("f.sqlite3")).unwrap();
+        let store = FeedbackStore::open(&dir.path().join("f.sqlite3").into()).unwrap();
         store
             .record(&vote("1", 1, "Is it contagious?", true, false))
             .unwrap();
@@ -543,7 +640,7 @@ mod tests {
     #[test]
     fn command_prints_summary_and_exports() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("f.sqlite3");
+        let db = FeedbackLocation::from(dir.path().join("f.sqlite3"));
         let store = FeedbackStore::open(&db).unwrap();
         store
             .record(&vote("1", 1, "Is it contagious?", true, false))
@@ -571,8 +668,12 @@ mod tests {
     #[test]
     fn missing_database_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        let error =
-            feedback_command(&dir.path().join("none.sqlite3"), None, &mut Vec::new()).unwrap_err();
+        let error = feedback_command(
+            &dir.path().join("none.sqlite3").into(),
+            None,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         assert!(
             error.to_string().starts_with("no feedback database at"),
             "{error}"

@@ -13,7 +13,8 @@
 //! - [`safety`]: emergency phrases, markdown escaping, mention neutralising, cooldowns;
 //! - [`answering`]: what a slash command or button gets, from the gateway or over HTTP;
 //! - [`commands`]: `/ask`, `/source`, `/about`; [`events`]: mentions, DMs and buttons;
-//! - [`feedback`]: 👍/👎 in SQLite, and `citebot feedback`;
+//! - [`feedback`]: 👍/👎 in SQLite or a PostgreSQL shared by replicas (with the cooldowns),
+//!   and `citebot feedback`;
 //! - [`state`]: what handlers share; [`reply`]: rendered replies to serenity builders.
 //!
 //! Intents: only `GUILD_MESSAGES` and `DIRECT_MESSAGES`. Discord delivers the content of a
@@ -90,6 +91,12 @@ pub enum BotError {
     Engine(#[from] crate::Error),
     #[error(transparent)]
     Feedback(#[from] feedback::FeedbackError),
+    #[error("{var}: {source}")]
+    FeedbackLocation {
+        var: &'static str,
+        #[source]
+        source: settings::FeedbackLocationError,
+    },
     #[error("discord: {0}")]
     Discord(#[from] serenity::Error),
     #[error("a background task failed: {0}")]
@@ -172,9 +179,16 @@ pub async fn run_with(
 ) -> Result<(), BotError> {
     settings.validate().map_err(BotError::Config)?;
     let api_base = http::ApiBase::parse(&settings.effective_api_base())?;
-    let feedback_path = settings.feedback_db.clone();
+    let feedback_location =
+        settings
+            .effective_feedback_db()
+            .map_err(|source| BotError::FeedbackLocation {
+                var: settings::FEEDBACK_DB_ENV,
+                source,
+            })?;
+    info!(feedback = %feedback_location, "opening the feedback store");
     let feedback =
-        tokio::task::spawn_blocking(move || feedback::FeedbackStore::open(&feedback_path))
+        tokio::task::spawn_blocking(move || feedback::FeedbackStore::open(&feedback_location))
             .await
             .map_err(BotError::Task)??;
     let state_engine = Arc::clone(&engine);

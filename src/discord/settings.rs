@@ -16,6 +16,10 @@ pub const DEFAULT_API_BASE: &str = "https://discord.com";
 /// a fake Discord in tests, or at an HTTP proxy).
 pub const API_BASE_ENV: &str = "CITEBOT_DISCORD_API_BASE";
 
+/// Environment variable that overrides [`DiscordSettings::feedback_db`]: a replica started by a
+/// service manager can be pointed at the shared PostgreSQL without editing the config file.
+pub const FEEDBACK_DB_ENV: &str = "CITEBOT_FEEDBACK_DB";
+
 /// Settings of the Discord bot (`[discord]` in `config.toml`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -45,8 +49,9 @@ pub struct DiscordSettings {
     pub emergency_phrases: Vec<String>,
     /// How often to check whether `citebot index` rebuilt the index on disk.
     pub reload_interval_seconds: f64,
-    /// SQLite file where 👍/👎 feedback is stored.
-    pub feedback_db: PathBuf,
+    /// Where 👍/👎 feedback is stored: an SQLite file, or a PostgreSQL URL shared by replicas
+    /// (which then keep the per-user cooldowns there too). Overridden by `CITEBOT_FEEDBACK_DB`.
+    pub feedback_db: FeedbackLocation,
     /// Passages shown per answer when the question does not say (`/ask top:` overrides it, 1–5).
     pub top: usize,
     /// "More passages" stops after this many passages in total.
@@ -87,7 +92,7 @@ impl Default for DiscordSettings {
             cooldown_seconds: 10.0,
             emergency_phrases: default_emergency_phrases(),
             reload_interval_seconds: 2.0,
-            feedback_db: PathBuf::from("citebot-feedback.sqlite3"),
+            feedback_db: FeedbackLocation::Sqlite(PathBuf::from("citebot-feedback.sqlite3")),
             top: 1,
             max_passages: 10,
             defer_after_ms: 1500,
@@ -95,6 +100,121 @@ impl Default for DiscordSettings {
             shard_count: None,
             shards: None,
         }
+    }
+}
+
+/// Where the feedback store lives: `discord.feedback_db`, `CITEBOT_FEEDBACK_DB` or
+/// `citebot feedback --db`. A value starting with `postgres://` or `postgresql://` is a
+/// PostgreSQL connection URL; anything else is the path of an SQLite file.
+///
+/// ```
+/// use citebot::discord::settings::FeedbackLocation;
+/// let shared: FeedbackLocation = "postgres://citebot@db.internal/citebot".parse().unwrap();
+/// assert!(shared.is_postgres());
+/// // Passwords go in PGPASSWORD, never in a URL that sits in config.toml.
+/// assert!("postgres://citebot:hunter2@db/citebot".parse::<FeedbackLocation>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedbackLocation {
+    Sqlite(PathBuf),
+    Postgres(PostgresUrl),
+}
+
+/// A PostgreSQL connection URL that holds no password, so it can be shown in messages and
+/// logs as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresUrl(String);
+
+impl PostgresUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PostgresUrl {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+/// Why a feedback location was refused. The value itself is never repeated: it may hold a
+/// password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeedbackLocationError {
+    #[error("the PostgreSQL URL holds a password, and secrets never go in config.toml or on a command line: remove it from the URL and export PGPASSWORD=<password> for the bot and `citebot feedback`")]
+    PasswordInUrl,
+    #[error(
+        "not a valid PostgreSQL URL ({reason}): write it as postgres://USER@HOST:PORT/DATABASE"
+    )]
+    BadUrl { reason: String },
+    #[error("empty: give an SQLite file or a postgres:// URL")]
+    Empty,
+}
+
+impl FeedbackLocation {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, FeedbackLocation::Postgres(_))
+    }
+}
+
+impl std::fmt::Display for FeedbackLocation {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedbackLocation::Sqlite(path) => write!(formatter, "{}", path.display()),
+            FeedbackLocation::Postgres(url) => write!(formatter, "{url}"),
+        }
+    }
+}
+
+impl std::str::FromStr for FeedbackLocation {
+    type Err = FeedbackLocationError;
+
+    fn from_str(value: &str) -> Result<FeedbackLocation, FeedbackLocationError> {
+        if value.is_empty() {
+            return Err(FeedbackLocationError::Empty);
+        }
+        let is_url = ["postgres://", "postgresql://"].iter().any(|scheme| {
+            value
+                .get(..scheme.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+        });
+        if !is_url {
+            return Ok(FeedbackLocation::Sqlite(PathBuf::from(value)));
+        }
+        // The url crate reads the user-info and query of any scheme; the PostgreSQL client
+        // accepts a password in either place (`user:pw@host`, `?password=pw`).
+        let parsed = url::Url::parse(value).map_err(|error| FeedbackLocationError::BadUrl {
+            reason: error.to_string(),
+        })?;
+        let password_in_query = parsed
+            .query_pairs()
+            .any(|(key, _)| key.eq_ignore_ascii_case("password"));
+        if parsed.password().is_some() || password_in_query {
+            return Err(FeedbackLocationError::PasswordInUrl);
+        }
+        Ok(FeedbackLocation::Postgres(PostgresUrl(value.to_string())))
+    }
+}
+
+impl From<PathBuf> for FeedbackLocation {
+    fn from(path: PathBuf) -> FeedbackLocation {
+        FeedbackLocation::Sqlite(path)
+    }
+}
+
+impl From<&Path> for FeedbackLocation {
+    fn from(path: &Path) -> FeedbackLocation {
+        FeedbackLocation::Sqlite(path.to_path_buf())
+    }
+}
+
+impl<'de> Deserialize<'de> for FeedbackLocation {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        // The key is named here because the config loader shows only this message (never the
+        // line itself, which may hold the password).
+        text.parse()
+            .map_err(|error| serde::de::Error::custom(format!("discord.feedback_db: {error}")))
     }
 }
 
@@ -150,10 +270,22 @@ impl DiscordSettings {
         resolve_api_base(&self.api_base, std::env::var(API_BASE_ENV).ok().as_deref())
     }
 
+    /// Where feedback goes: the `CITEBOT_FEEDBACK_DB` environment variable when set and not
+    /// blank (a relative path there is relative to the working folder, as for any command
+    /// line), else `feedback_db`.
+    pub fn effective_feedback_db(&self) -> Result<FeedbackLocation, FeedbackLocationError> {
+        match std::env::var(FEEDBACK_DB_ENV) {
+            Ok(value) if !value.trim().is_empty() => value.trim().parse(),
+            _ => Ok(self.feedback_db.clone()),
+        }
+    }
+
     /// Makes a relative `feedback_db` relative to the config file's folder.
     pub fn resolve_relative_to(&mut self, base: &Path) {
-        if self.feedback_db.is_relative() {
-            self.feedback_db = base.join(&self.feedback_db);
+        if let FeedbackLocation::Sqlite(path) = &mut self.feedback_db {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
         }
         if let Some(file) = self.token_file.as_mut().filter(|file| file.is_relative()) {
             *file = base.join(&*file);
@@ -279,7 +411,47 @@ mod tests {
         settings.resolve_relative_to(Path::new("/etc/citebot"));
         assert_eq!(
             settings.feedback_db,
-            Path::new("/etc/citebot/citebot-feedback.sqlite3")
+            FeedbackLocation::from(Path::new("/etc/citebot/citebot-feedback.sqlite3"))
+        );
+        let mut shared: DiscordSettings =
+            toml::from_str("feedback_db = \"postgresql://citebot@db:5433/feedback\"").unwrap();
+        shared.resolve_relative_to(Path::new("/etc/citebot"));
+        assert_eq!(
+            shared.feedback_db.to_string(),
+            "postgresql://citebot@db:5433/feedback"
+        );
+    }
+
+    #[test]
+    fn feedback_db_is_a_path_or_a_url_without_password() {
+        let location: FeedbackLocation = "data/feedback.sqlite3".parse().unwrap();
+        assert_eq!(
+            location,
+            FeedbackLocation::from(Path::new("data/feedback.sqlite3"))
+        );
+        let url: FeedbackLocation = "POSTGRES://citebot@127.0.0.1/citebot".parse().unwrap();
+        assert!(url.is_postgres());
+        for with_password in [
+            "postgres://citebot:hunter2@db/citebot",
+            "postgresql://db/citebot?user=citebot&password=hunter2",
+        ] {
+            let error = crate::config::Config::parse(&format!(
+                "[discord]\nfeedback_db = \"{with_password}\""
+            ))
+            .unwrap_err();
+            assert!(error.contains("PGPASSWORD"), "{error}");
+            assert!(error.contains("feedback_db"), "{error}");
+            assert!(
+                !error.contains("hunter2"),
+                "the password is never repeated: {error}"
+            );
+        }
+        let error = "postgres://db:notaport/x"
+            .parse::<FeedbackLocation>()
+            .unwrap_err();
+        assert!(
+            matches!(error, FeedbackLocationError::BadUrl { .. }),
+            "{error}"
         );
     }
 

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use super::feedback::FeedbackStore;
 use super::render::{render_answer, AnswerPage, Library, Reply};
-use super::safety::{Cooldowns, EmergencyDetector};
+use super::safety::{CooldownCheck, Cooldowns, EmergencyDetector};
 use super::settings::DiscordSettings;
 use super::BotError;
 use crate::answer::Answer;
@@ -23,6 +23,8 @@ pub struct BotState {
     pub engine: Arc<Engine>,
     pub settings: DiscordSettings,
     library: RwLock<Arc<Library>>,
+    /// The per-user cooldowns when the feedback store is not shared; ask through
+    /// [`BotState::check_cooldown`], which picks the right place.
     pub cooldowns: Cooldowns,
     pub emergency: EmergencyDetector,
     pub asks: AskLog,
@@ -50,6 +52,25 @@ impl BotState {
             settings,
             feedback,
         }
+    }
+
+    /// Records a question by `user` unless it comes within the cooldown of their last one.
+    /// With a shared (PostgreSQL) feedback store the cooldown lives there, so every replica
+    /// agrees; else in this process's memory. A database error never stops answering: it is
+    /// logged and the question goes through.
+    pub async fn check_cooldown(&self, user: u64) -> Result<CooldownCheck, BotError> {
+        if !self.feedback.is_shared() {
+            return Ok(self.cooldowns.check(user, Instant::now()));
+        }
+        let store = Arc::clone(&self.feedback);
+        let period = self.settings.cooldown();
+        let checked = tokio::task::spawn_blocking(move || store.check_cooldown(user, period))
+            .await
+            .map_err(BotError::Task)?;
+        Ok(checked.unwrap_or_else(|error| {
+            warn!(%error, "shared cooldown check failed, letting the question through");
+            CooldownCheck::Ready
+        }))
     }
 
     /// What answers are shown from, as of the last index reload.

@@ -130,7 +130,7 @@ async fn ask(server: &Arc<Server>, command: CommandInteraction) -> Result<JsonRe
             .and_then(|channel| channel.parent_id)
             .map(|id| id.get()),
     };
-    if let Some(refusal) = answering::refusal(&state, asker) {
+    if let Some(refusal) = answering::refusal(&state, asker).await? {
         server.metrics.question(Surface::Interaction, Verdict::Refused, None);
         return Ok(message_response(&refusal));
     }

@@ -191,7 +191,12 @@ mod server {
             let api_base = ApiBase::parse(&discord.effective_api_base())
                 .map_err(|error| ServeError::Config(format!("discord api base: {error}")))?
                 .to_string();
-            let feedback_path = discord.feedback_db.clone();
+            let feedback_path = discord.effective_feedback_db().map_err(|error| {
+                ServeError::Config(format!(
+                    "{}: {error}",
+                    crate::discord::settings::FEEDBACK_DB_ENV
+                ))
+            })?;
             let feedback =
                 tokio::task::spawn_blocking(move || FeedbackStore::open(&feedback_path))
                     .await
