@@ -116,7 +116,9 @@ async fn run(args: Args) {
     let folder = tempfile::tempdir().expect("temporary folder");
     let index_dir = folder.path().join("index");
     let engine = tokio::task::spawn_blocking(move || {
-        let mut config = citebot::ConfigFile::load(&root().join("config.toml")).map(|file| file.core).expect("config.toml loads");
+        let mut config = citebot::ConfigFile::load(&root().join("config.toml"))
+            .map(|file| file.core)
+            .expect("config.toml loads");
         config.index_dir = index_dir;
         Arc::new(Engine::open(&config).expect("engine opens"))
     })

@@ -52,7 +52,9 @@ fn questions() -> Vec<Question> {
 }
 
 fn config(index_dir: PathBuf) -> Config {
-    let mut config = citebot::ConfigFile::load(&root().join("config.toml")).map(|file| file.core).expect("config.toml loads");
+    let mut config = citebot::ConfigFile::load(&root().join("config.toml"))
+        .map(|file| file.core)
+        .expect("config.toml loads");
     config.index_dir = index_dir;
     config
 }

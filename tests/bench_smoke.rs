@@ -21,7 +21,9 @@ fn seed_words() -> WordDistribution {
 
 /// A config over `corpus` and `index` (the repository's settings otherwise).
 fn config_for(corpus: &Path, index: &Path) -> Config {
-    let mut config = citebot::ConfigFile::load(&root().join("config.toml")).map(|file| file.core).expect("config.toml loads");
+    let mut config = citebot::ConfigFile::load(&root().join("config.toml"))
+        .map(|file| file.core)
+        .expect("config.toml loads");
     config.corpus_dir = corpus.to_path_buf();
     config.index_dir = index.to_path_buf();
     config

@@ -22,8 +22,9 @@ fn engine() -> Arc<Engine> {
     static ENGINE: OnceLock<Arc<Engine>> = OnceLock::new();
     Arc::clone(ENGINE.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let mut config =
-            citebot::ConfigFile::load(&root.join("config.toml")).map(|file| file.core).expect("the repository's config.toml loads");
+        let mut config = citebot::ConfigFile::load(&root.join("config.toml"))
+            .map(|file| file.core)
+            .expect("the repository's config.toml loads");
         config.index_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("discord-e2e-index");
         Arc::new(Engine::open(&config).expect("the engine opens over the seed article"))
     }))
@@ -1048,7 +1049,9 @@ async fn rebuilt_index_is_picked_up_without_a_restart() {
     std::fs::create_dir_all(&corpus).unwrap();
     let article = std::fs::read_to_string(root.join("corpus/calcinosis-cutis.txt")).unwrap();
     std::fs::write(corpus.join("calcinosis-cutis.txt"), &article).unwrap();
-    let mut config = citebot::ConfigFile::load(&root.join("config.toml")).map(|file| file.core).unwrap();
+    let mut config = citebot::ConfigFile::load(&root.join("config.toml"))
+        .map(|file| file.core)
+        .unwrap();
     config.corpus_dir = corpus.clone();
     config.index_dir = scratch.path().join("index");
     let engine_config = config.clone();

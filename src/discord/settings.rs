@@ -435,7 +435,7 @@ mod tests {
             "postgres://citebot:hunter2@db/citebot",
             "postgresql://db/citebot?user=citebot&password=hunter2",
         ] {
-            let error = crate::config::Config::parse(&format!(
+            let error = crate::config_file::ConfigFile::parse(&format!(
                 "[discord]\nfeedback_db = \"{with_password}\""
             ))
             .unwrap_err();
@@ -479,13 +479,26 @@ mod tests {
         assert_eq!(plan(""), Ok(ShardPlan::Auto));
         assert_eq!(
             plan("shard_count = 4"),
-            Ok(ShardPlan::Range { first: 0, last: 3, total: 4 })
+            Ok(ShardPlan::Range {
+                first: 0,
+                last: 3,
+                total: 4
+            })
         );
         assert_eq!(
             plan("shard_count = 4\nshards = [2, 3]"),
-            Ok(ShardPlan::Range { first: 2, last: 3, total: 4 })
+            Ok(ShardPlan::Range {
+                first: 2,
+                last: 3,
+                total: 4
+            })
         );
-        for bad in ["shards = [0, 1]", "shard_count = 0", "shard_count = 4\nshards = [3, 4]", "shard_count = 4\nshards = [2, 1]"] {
+        for bad in [
+            "shards = [0, 1]",
+            "shard_count = 0",
+            "shard_count = 4\nshards = [3, 4]",
+            "shard_count = 4\nshards = [2, 1]",
+        ] {
             assert!(plan(bad).is_err(), "{bad}");
         }
     }

@@ -39,16 +39,21 @@ pub fn question_params(
     default_top: usize,
     max_top: usize,
 ) -> Result<(String, usize), ParamError> {
-    if let Some(unknown) = params.keys().find(|key| !matches!(key.as_str(), "q" | "top")) {
+    if let Some(unknown) = params
+        .keys()
+        .find(|key| !matches!(key.as_str(), "q" | "top"))
+    {
         return Err(ParamError::bad(format!(
             "unknown parameter `{unknown}`: the parameters are q (the question) and top (1 to {max_top})"
         )));
     }
-    let question = params
-        .get("q")
-        .ok_or_else(|| ParamError::bad("the parameter q (the question) is missing: add ?q=your+question"))?;
+    let question = params.get("q").ok_or_else(|| {
+        ParamError::bad("the parameter q (the question) is missing: add ?q=your+question")
+    })?;
     if question.trim().is_empty() {
-        return Err(ParamError::bad("the parameter q is empty: it holds the question"));
+        return Err(ParamError::bad(
+            "the parameter q is empty: it holds the question",
+        ));
     }
     if question.len() > MAX_QUERY_BYTES {
         return Err(ParamError::bad(format!(
@@ -81,11 +86,11 @@ pub fn reference(
             "unknown parameter `{unknown}`: the only parameter is article (its file name without .txt, or its title)"
         )));
     }
-    let number: u32 = number
-        .parse()
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(|| ParamError::bad(format!("{number:?} is not a reference number: use a whole number from 1, as in [15]")))?;
+    let number: u32 = number.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+        ParamError::bad(format!(
+            "{number:?} is not a reference number: use a whole number from 1, as in [15]"
+        ))
+    })?;
     let article = params.get("article").map(String::as_str);
     engine
         .citation(article, RefNumber(number))

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use serenity::all::{
-    CommandDataOptionValue, CommandInteraction, ComponentInteraction, CreateAutocompleteResponse,
-    CreateInteractionResponse, CreateInteractionResponseMessage, AutocompleteChoice, Interaction,
+    AutocompleteChoice, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
+    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage,
+    Interaction,
 };
 use tracing::{info, warn};
 
@@ -40,16 +41,19 @@ pub async fn handle(server: Arc<Server>, body: &[u8]) -> JsonResponse {
     };
     // PING is answered from its type alone, whatever else a future payload carries.
     if value.get("type").and_then(Value::as_u64) == Some(PING) {
-        return JsonResponse::ok(json!({"type": 1}));
+        return JsonResponse::ok(&json!({"type": 1}));
     }
     let interaction: Interaction = match serde_json::from_value(value) {
         Ok(interaction) => interaction,
         Err(error) => {
-            return JsonResponse::error(400, format!("not an interaction citebot can read: {error}"))
+            return JsonResponse::error(
+                400,
+                format!("not an interaction citebot can read: {error}"),
+            )
         }
     };
     let result = match interaction {
-        Interaction::Ping(_) => Ok(JsonResponse::ok(json!({"type": 1}))),
+        Interaction::Ping(_) => Ok(JsonResponse::ok(&json!({"type": 1}))),
         Interaction::Command(command) => command_response(&server, command).await,
         Interaction::Autocomplete(command) => Ok(autocomplete_response(&server, &command)),
         Interaction::Component(component) => component_response(&server, component).await,
@@ -57,7 +61,10 @@ pub async fn handle(server: Arc<Server>, body: &[u8]) -> JsonResponse {
             400,
             "citebot opens no modal, so it answers none",
         )),
-        _ => Ok(JsonResponse::error(400, "an interaction type citebot does not answer")),
+        _ => Ok(JsonResponse::error(
+            400,
+            "an interaction type citebot does not answer",
+        )),
     };
     result.unwrap_or_else(|error| {
         warn!(%error, "interaction failed");
@@ -69,8 +76,9 @@ pub async fn handle(server: Arc<Server>, body: &[u8]) -> JsonResponse {
 
 /// A reply as the interaction's response message (type 4).
 fn message_response(reply: &Reply) -> JsonResponse {
-    let response = CreateInteractionResponse::Message(reply::interaction_message(reply));
-    JsonResponse::ok(serde_json::to_value(response).unwrap_or_else(|_| json!({"type": 4})))
+    JsonResponse::ok(&CreateInteractionResponse::Message(
+        reply::interaction_message(reply),
+    ))
 }
 
 async fn command_response(
@@ -131,7 +139,9 @@ async fn ask(server: &Arc<Server>, command: CommandInteraction) -> Result<JsonRe
             .map(|id| id.get()),
     };
     if let Some(refusal) = answering::refusal(&state, asker).await? {
-        server.metrics.question(Surface::Interaction, Verdict::Refused, None);
+        server
+            .metrics
+            .question(Surface::Interaction, Verdict::Refused, None);
         return Ok(message_response(&refusal));
     }
     let emergency = state.emergency.is_emergency(&question);
@@ -168,7 +178,14 @@ async fn ask(server: &Arc<Server>, command: CommandInteraction) -> Result<JsonRe
         }
         result.map(|(_, reply)| reply)
     });
-    respond_or_defer(server, &command.application_id.get(), &command.token, false, work).await
+    respond_or_defer(
+        server,
+        &command.application_id.get(),
+        &command.token,
+        false,
+        work,
+    )
+    .await
 }
 
 async fn component_response(
@@ -176,10 +193,7 @@ async fn component_response(
     component: ComponentInteraction,
 ) -> Result<JsonResponse, BotError> {
     let Some(action) = ButtonAction::parse(&component.data.custom_id) else {
-        return Ok(JsonResponse::error(
-            400,
-            "not one of citebot's buttons",
-        ));
+        return Ok(JsonResponse::error(400, "not one of citebot's buttons"));
     };
     let shown = answering::question_shown(
         component
@@ -217,9 +231,9 @@ fn autocomplete_response(server: &Server, command: &CommandInteraction) -> JsonR
     } else {
         Vec::new()
     };
-    let response =
-        CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new().set_choices(choices));
-    JsonResponse::ok(serde_json::to_value(response).unwrap_or_else(|_| json!({"type": 8})))
+    JsonResponse::ok(&CreateInteractionResponse::Autocomplete(
+        CreateAutocompleteResponse::new().set_choices(choices),
+    ))
 }
 
 /// Answers with the reply when `work` finishes within `discord.defer_after_ms`; else answers
@@ -271,7 +285,10 @@ async fn respond_or_defer(
         match request.send().await {
             Ok(response) if response.status().is_success() => {}
             Ok(response) => {
-                warn!(status = response.status().as_u16(), "discord refused the deferred answer's edit")
+                warn!(
+                    status = response.status().as_u16(),
+                    "discord refused the deferred answer's edit"
+                )
             }
             Err(error) => warn!(error = %error.without_url(), "cannot send the deferred answer"),
         }
@@ -279,7 +296,5 @@ async fn respond_or_defer(
     let deferred = CreateInteractionResponse::Defer(
         CreateInteractionResponseMessage::new().ephemeral(ephemeral),
     );
-    Ok(JsonResponse::ok(
-        serde_json::to_value(deferred).unwrap_or_else(|_| json!({"type": 5})),
-    ))
+    Ok(JsonResponse::ok(&deferred))
 }

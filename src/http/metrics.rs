@@ -197,12 +197,24 @@ mod tests {
         metrics.serving("gen-2", true);
         metrics.signature_rejected("stale");
         let text = metrics.render();
-        assert!(text.contains(r#"citebot_questions_total{surface="api",verdict="answered"} 1"#), "{text}");
-        assert!(text.contains(r#"citebot_index_generation{generation="gen-2"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"citebot_questions_total{surface="api",verdict="answered"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"citebot_index_generation{generation="gen-2"} 1"#),
+            "{text}"
+        );
         assert!(!text.contains("gen-1"), "{text}");
         assert!(text.contains("citebot_index_reloads_total 1"), "{text}");
-        assert!(text.contains(r#"citebot_signature_rejections_total{reason="stale"} 1"#), "{text}");
-        for line in text.lines().filter(|line| !line.starts_with('#') && !line.is_empty()) {
+        assert!(
+            text.contains(r#"citebot_signature_rejections_total{reason="stale"} 1"#),
+            "{text}"
+        );
+        for line in text
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+        {
             assert!(line.starts_with("citebot_"), "{line}");
         }
     }

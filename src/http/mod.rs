@@ -47,7 +47,6 @@ mod server {
     use axum::body::{Body, Bytes};
     use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
     use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-    use tower_http::cors::{AllowOrigin, CorsLayer};
     use axum::middleware::{self, Next};
     use axum::response::{Html, IntoResponse, Response};
     use axum::routing::{get, post};
@@ -56,10 +55,11 @@ mod server {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
-    use serde_json::{json, Value};
+    use serde_json::json;
     use tokio::net::TcpListener;
     use tokio::sync::Semaphore;
     use tower::ServiceExt;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
     use tracing::{debug, info, warn};
 
     use super::metrics::{Metrics, Surface, Verdict};
@@ -110,24 +110,31 @@ mod server {
         in_flight: Arc<Semaphore>,
     }
 
-    /// A JSON body with its status: every answer of the API and of `/interactions`.
+    /// A JSON body with its status: every answer of the API and of `/interactions`. The body
+    /// is serialized from the value itself (not through `serde_json::Value`), so numbers are
+    /// written exactly as `citebot search --json` writes them.
     #[derive(Debug)]
     pub struct JsonResponse {
         pub status: u16,
-        pub body: Value,
+        body: Vec<u8>,
     }
 
     impl JsonResponse {
-        pub fn ok(body: Value) -> JsonResponse {
-            JsonResponse { status: 200, body }
+        pub fn ok(body: &impl serde::Serialize) -> JsonResponse {
+            JsonResponse::with_status(200, body)
+        }
+
+        pub fn with_status(status: u16, body: &impl serde::Serialize) -> JsonResponse {
+            match serde_json::to_vec(body) {
+                Ok(body) => JsonResponse { status, body },
+                Err(_) => JsonResponse::error(500, "the answer could not be encoded"),
+            }
         }
 
         /// `{"error": message}`: says what was wrong, never how citebot is built.
         pub fn error(status: u16, message: impl Into<String>) -> JsonResponse {
-            JsonResponse {
-                status,
-                body: json!({"error": message.into()}),
-            }
+            let body = json!({"error": message.into()}).to_string().into_bytes();
+            JsonResponse { status, body }
         }
     }
 
@@ -135,7 +142,15 @@ mod server {
         fn into_response(self) -> Response {
             let status =
                 StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response = (status, axum::Json(self.body)).into_response();
+            let mut response = (
+                status,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                self.body,
+            )
+                .into_response();
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -197,10 +212,9 @@ mod server {
                     crate::discord::settings::FEEDBACK_DB_ENV
                 ))
             })?;
-            let feedback =
-                tokio::task::spawn_blocking(move || FeedbackStore::open(&feedback_path))
-                    .await
-                    .map_err(ServeError::Task)??;
+            let feedback = tokio::task::spawn_blocking(move || FeedbackStore::open(&feedback_path))
+                .await
+                .map_err(ServeError::Task)??;
             let bot = tokio::task::spawn_blocking(move || {
                 Arc::new(BotState::new(engine, discord, Arc::new(feedback)))
             })
@@ -288,12 +302,10 @@ mod server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let local = listener
-            .local_addr()
-            .map_err(|source| ServeError::Bind {
-                addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-                source,
-            })?;
+        let local = listener.local_addr().map_err(|source| ServeError::Bind {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source,
+        })?;
         // The one line a supervisor or a test waits for.
         eprintln!("citebot: serving on http://{local}");
         info!(%local, interactions = server.verifier.is_some(), "serving");
@@ -329,12 +341,14 @@ mod server {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let service = app.clone().map_request(move |mut request: Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request.map(Body::new)
-            });
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let service =
+                app.clone()
+                    .map_request(move |mut request: Request<hyper::body::Incoming>| {
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        request.map(Body::new)
+                    });
+            let connection =
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
                 if let Err(error) = connection.await {
@@ -387,7 +401,10 @@ mod server {
     /// the response's metrics and headers.
     async fn guard(State(server): State<Arc<Server>>, request: Request, next: Next) -> Response {
         let route: &'static str = route_name(
-            request.extensions().get::<MatchedPath>().map(MatchedPath::as_str),
+            request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str),
         );
         let response = guarded(&server, route, request, next).await;
         let mut response = json_errors(response);
@@ -401,7 +418,12 @@ mod server {
         response
     }
 
-    async fn guarded(server: &Server, route: &'static str, request: Request, next: Next) -> Response {
+    async fn guarded(
+        server: &Server,
+        route: &'static str,
+        request: Request,
+        next: Next,
+    ) -> Response {
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -504,14 +526,18 @@ mod server {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("application/json") || value.starts_with("text/html"));
+            .is_some_and(|value| {
+                value.starts_with("application/json") || value.starts_with("text/html")
+            });
         if !(status.is_client_error() || status.is_server_error()) || is_json_or_html {
             return response;
         }
         let message = match status {
             StatusCode::METHOD_NOT_ALLOWED => "this path does not take that method".to_string(),
             StatusCode::PAYLOAD_TOO_LARGE => "the body is too large".to_string(),
-            StatusCode::BAD_REQUEST => "the query string cannot be read: use ?q=…&top=N".to_string(),
+            StatusCode::BAD_REQUEST => {
+                "the query string cannot be read: use ?q=…&top=N".to_string()
+            }
             other => other
                 .canonical_reason()
                 .unwrap_or("the request failed")
@@ -546,8 +572,12 @@ mod server {
             )
             .into_response();
         };
-        let signature = headers.get("x-signature-ed25519").map(HeaderValue::as_bytes);
-        let timestamp = headers.get("x-signature-timestamp").map(HeaderValue::as_bytes);
+        let signature = headers
+            .get("x-signature-ed25519")
+            .map(HeaderValue::as_bytes);
+        let timestamp = headers
+            .get("x-signature-timestamp")
+            .map(HeaderValue::as_bytes);
         if let Err(rejection) = verifier.verify(signature, timestamp, &body, now_unix()) {
             server.metrics.signature_rejected(rejection.reason());
             debug!(%rejection, "interaction refused");
@@ -591,9 +621,7 @@ mod server {
             return JsonResponse::error(500, "the question could not be answered").into_response();
         };
         count(&server, Surface::Api, &answer, started);
-        let body = serde_json::to_value(crate::cli::json::SearchResponse::from_answer(&answer))
-            .unwrap_or(Value::Null);
-        JsonResponse::ok(body).into_response()
+        JsonResponse::ok(&crate::cli::json::SearchResponse::from_answer(&answer)).into_response()
     }
 
     async fn ask_route(
@@ -610,9 +638,7 @@ mod server {
             return JsonResponse::error(500, "the question could not be answered").into_response();
         };
         count(&server, Surface::Api, &answer, started);
-        let body = serde_json::to_value(api::ask_response(&server.bot.engine, &answer))
-            .unwrap_or(Value::Null);
-        JsonResponse::ok(body).into_response()
+        JsonResponse::ok(&api::ask_response(&server.bot.engine, &answer)).into_response()
     }
 
     async fn refs_route(
@@ -621,17 +647,14 @@ mod server {
         Query(params): Query<BTreeMap<String, String>>,
     ) -> Response {
         match api::reference(&server.bot.engine, &number, &params) {
-            Ok(citation) => {
-                JsonResponse::ok(serde_json::to_value(citation).unwrap_or(Value::Null))
-                    .into_response()
-            }
+            Ok(citation) => JsonResponse::ok(&citation).into_response(),
             Err(error) => JsonResponse::error(error.status, error.message).into_response(),
         }
     }
 
     async fn healthz_route(State(server): State<Arc<Server>>) -> Response {
         let engine = &server.bot.engine;
-        JsonResponse::ok(json!({
+        JsonResponse::ok(&json!({
             "status": "ok",
             "generation": engine.generation(),
             "articles": engine.article_count(),

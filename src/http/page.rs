@@ -148,8 +148,14 @@ fn write_hit(html: &mut String, engine: &Engine, hit: &Hit) {
     }
     html.push_str(&escape(&passage.text[cursor..]));
     html.push_str("</p>\n");
-    let sources: Vec<CitationJson> = hit
-        .best_refs()
+    // The answering sentence's sources first, then the rest the passage cites.
+    let mut numbers = hit.best_refs();
+    for number in passage.refs() {
+        if !numbers.contains(&number) {
+            numbers.push(number);
+        }
+    }
+    let sources: Vec<CitationJson> = numbers
         .into_iter()
         .filter_map(|number| engine.citation_of(&passage.article, number))
         .map(|citation| CitationJson::from(&citation))

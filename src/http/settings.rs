@@ -137,7 +137,10 @@ mod tests {
             ("max_body_bytes = 10", "http.max_body_bytes"),
             ("header_timeout_seconds = 0", "http.header_timeout_seconds"),
             ("max_in_flight = 0", "http.max_in_flight"),
-            ("cors_allowed_origins = [\"https://x.org/path\"]", "cors_allowed_origins"),
+            (
+                "cors_allowed_origins = [\"https://x.org/path\"]",
+                "cors_allowed_origins",
+            ),
         ];
         for (line, key) in bad {
             let settings: HttpSettings = toml::from_str(line).unwrap();
@@ -148,10 +151,13 @@ mod tests {
 
     #[test]
     fn repository_config_shows_the_defaults() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml"))
-            .unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
         let table: toml::Table = toml::from_str(&text).unwrap();
-        let section = table.get("http").cloned().expect("config.toml documents [http]");
+        let section = table
+            .get("http")
+            .cloned()
+            .expect("config.toml documents [http]");
         let settings: HttpSettings = section.try_into().unwrap();
         assert_eq!(settings, HttpSettings::default());
     }

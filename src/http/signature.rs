@@ -80,8 +80,7 @@ impl Verifier {
             return Err(Rejection::Missing);
         };
         let mut signature_bytes = [0u8; 64];
-        hex::decode_to_slice(signature, &mut signature_bytes)
-            .map_err(|_| Rejection::Malformed)?;
+        hex::decode_to_slice(signature, &mut signature_bytes).map_err(|_| Rejection::Malformed)?;
         let seconds: u64 = std::str::from_utf8(timestamp)
             .ok()
             .filter(|text| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
@@ -126,12 +125,7 @@ mod tests {
         let timestamp = NOW.to_string();
         let signature = sign(&timestamp, body);
         let check = |sig: Option<&str>, ts: Option<&str>, body: &[u8], now: u64| {
-            verifier().verify(
-                sig.map(str::as_bytes),
-                ts.map(str::as_bytes),
-                body,
-                now,
-            )
+            verifier().verify(sig.map(str::as_bytes), ts.map(str::as_bytes), body, now)
         };
         assert_eq!(check(Some(&signature), Some(&timestamp), body, NOW), Ok(()));
         assert_eq!(
@@ -143,8 +137,14 @@ mod tests {
             check(Some(&signature), Some(&other_time), body, NOW),
             Err(Rejection::Invalid)
         );
-        assert_eq!(check(None, Some(&timestamp), body, NOW), Err(Rejection::Missing));
-        assert_eq!(check(Some(&signature), None, body, NOW), Err(Rejection::Missing));
+        assert_eq!(
+            check(None, Some(&timestamp), body, NOW),
+            Err(Rejection::Missing)
+        );
+        assert_eq!(
+            check(Some(&signature), None, body, NOW),
+            Err(Rejection::Missing)
+        );
         assert_eq!(
             check(Some("zz"), Some(&timestamp), body, NOW),
             Err(Rejection::Malformed)

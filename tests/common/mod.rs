@@ -136,7 +136,8 @@ impl Workspace {
 
     /// The configuration as the library reads it.
     pub fn config(&self) -> citebot::Config {
-        citebot::ConfigFile::load(&self.config_path()).map(|file| file.core)
+        citebot::ConfigFile::load(&self.config_path())
+            .map(|file| file.core)
             .unwrap_or_else(|error| panic!("the test config must load: {error}"))
     }
 
