@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use citebot::discord::{run_with, DiscordSettings};
-use citebot::{Config, Engine};
+use citebot::Engine;
 use fake_discord::*;
 
 struct Args {

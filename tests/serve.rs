@@ -353,7 +353,9 @@ fn signed_ping_gets_pong_and_bad_signatures_get_401() {
     let stale = sign(&stale_time, &bytes);
     let mut changed = bytes.clone();
     changed.extend_from_slice(b" ");
-    let cases: Vec<(&str, Vec<u8>, Option<String>, Option<String>)> = vec![
+    // (what is wrong, body, signature header, timestamp header)
+    type Case<'a> = (&'a str, Vec<u8>, Option<String>, Option<String>);
+    let cases: Vec<Case> = vec![
         (
             "another key's signature",
             bytes.clone(),

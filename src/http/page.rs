@@ -75,7 +75,7 @@ pub fn render(
         value = escape(question.unwrap_or("")),
     );
     if let Some(problem) = problem {
-        let _ = write!(html, "<p class=\"problem\">{}</p>\n", escape(problem));
+        let _ = writeln!(html, "<p class=\"problem\">{}</p>", escape(problem));
     } else if let Some(answer) = answer {
         write_answer(&mut html, engine, answer);
     }
