@@ -33,7 +33,9 @@ fn engine() -> &'static Engine {
             "corpus_dir = \"corpus\"\nindex_dir = \"index\"\n",
         )
         .expect("config");
-        let config = citebot::Config::load(&config_path).expect("config loads");
+        let config = citebot::ConfigFile::load(&config_path)
+            .expect("config loads")
+            .core;
         Engine::open(&config).expect("engine opens")
     })
 }
