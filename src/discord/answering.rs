@@ -167,7 +167,11 @@ async fn recall(
     Ok(Some(record))
 }
 
-/// The question an answer's embeds show ("Q: …" in the first embed's author line).
-pub fn question_shown<'a>(authors: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    authors.into_iter().find_map(render::question_from_author)
+/// The question the answer a button sits under shows ("Q: …" in an embed's author line).
+pub fn question_shown(message: &serenity::all::Message) -> Option<String> {
+    message
+        .embeds
+        .iter()
+        .filter_map(|embed| embed.author.as_ref())
+        .find_map(|author| render::question_from_author(&author.name))
 }

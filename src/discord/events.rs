@@ -187,14 +187,7 @@ pub async fn on_component(
         debug!(custom_id = %interaction.data.custom_id, "button of another app");
         return Ok(());
     };
-    let shown = answering::question_shown(
-        interaction
-            .message
-            .embeds
-            .iter()
-            .filter_map(|embed| embed.author.as_ref())
-            .map(|author| author.name.as_str()),
-    );
+    let shown = answering::question_shown(&interaction.message);
     let reply = answering::button_reply(state, action, interaction.user.id.get(), shown).await?;
     interaction
         .create_response(

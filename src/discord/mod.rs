@@ -245,7 +245,7 @@ pub async fn run_with(
         info!("shutting down");
         shard_manager.shutdown_all().await;
     });
-    let reloader = tokio::spawn(reload_periodically(Arc::clone(&state)));
+    let reloader = tokio::spawn(reload_periodically(Arc::clone(&state), || {}));
 
     // serenity's shard range is inclusive of its end, as ShardPlan's is.
     let result = match settings.shard_plan().map_err(BotError::Config)? {
@@ -293,16 +293,19 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Calls `reload_if_changed` every `reload_interval_seconds`, so `citebot index` run while the
 /// bot (or `citebot serve`) is up takes effect without a restart.
+/// `on_reload` runs after each switch (`citebot serve` reports it in its metrics).
 #[cfg(feature = "discord")]
-pub(crate) async fn reload_periodically(state: Data) {
+pub(crate) async fn reload_periodically(state: Data, on_reload: impl Fn() + Send + Sync + 'static) {
     let mut ticker = tokio::time::interval(state.settings.reload_interval());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick is immediate; the engine was just opened
     loop {
         ticker.tick().await;
         let state = Arc::clone(&state);
-        if let Err(error) = tokio::task::spawn_blocking(move || state.reload_if_changed()).await {
-            warn!(%error, "index reload task failed");
+        match tokio::task::spawn_blocking(move || state.reload_if_changed()).await {
+            Ok(true) => on_reload(),
+            Ok(false) => {}
+            Err(error) => warn!(%error, "index reload task failed"),
         }
     }
 }

@@ -82,9 +82,10 @@ impl BotState {
     }
 
     /// Checks for a rebuilt index and switches to it (blocking: call from `spawn_blocking`).
-    pub fn reload_if_changed(&self) {
+    /// Returns whether it switched.
+    pub fn reload_if_changed(&self) -> bool {
         match self.engine.reload_if_changed() {
-            Ok(false) => {}
+            Ok(false) => false,
             Ok(true) => {
                 let library = Arc::new(build_library(&self.engine));
                 let passages: usize = library.articles.iter().map(|a| a.passages).sum();
@@ -93,8 +94,12 @@ impl BotState {
                     Err(poisoned) => *poisoned.into_inner() = library,
                 }
                 info!(passages, "index reloaded");
+                true
             }
-            Err(error) => warn!(%error, "index reload failed, still serving the previous index"),
+            Err(error) => {
+                warn!(%error, "index reload failed, still serving the previous index");
+                false
+            }
         }
     }
 

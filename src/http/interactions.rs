@@ -148,7 +148,7 @@ async fn ask(server: &Arc<Server>, command: CommandInteraction) -> Result<JsonRe
     let ask_id = command.id.get();
     let page_size = state.page_size(top);
     let work_state = Arc::clone(&state);
-    let metrics = Arc::clone(server);
+    let counted = Arc::clone(server);
     let work = tokio::spawn(async move {
         let result = work_state
             .answer_page(ask_id, &question, 0, page_size, emergency)
@@ -162,7 +162,7 @@ async fn ask(server: &Arc<Server>, command: CommandInteraction) -> Result<JsonRe
             } else {
                 Verdict::NoAnswer
             };
-            metrics.metrics.question(
+            counted.metrics.question(
                 Surface::Interaction,
                 verdict,
                 Some(started.elapsed().as_secs_f64()),
@@ -180,7 +180,7 @@ async fn ask(server: &Arc<Server>, command: CommandInteraction) -> Result<JsonRe
     });
     respond_or_defer(
         server,
-        &command.application_id.get(),
+        command.application_id.get(),
         &command.token,
         false,
         work,
@@ -195,21 +195,14 @@ async fn component_response(
     let Some(action) = ButtonAction::parse(&component.data.custom_id) else {
         return Ok(JsonResponse::error(400, "not one of citebot's buttons"));
     };
-    let shown = answering::question_shown(
-        component
-            .message
-            .embeds
-            .iter()
-            .filter_map(|embed| embed.author.as_ref())
-            .map(|author| author.name.as_str()),
-    );
+    let shown = answering::question_shown(&component.message);
     let state = Arc::clone(&server.bot);
     let user_id = component.user.id.get();
     let work =
         tokio::spawn(async move { answering::button_reply(&state, action, user_id, shown).await });
     respond_or_defer(
         server,
-        &component.application_id.get(),
+        component.application_id.get(),
         &component.token,
         true,
         work,
@@ -240,7 +233,7 @@ fn autocomplete_response(server: &Server, command: &CommandInteraction) -> JsonR
 /// "deferred" at once and edits the original response through the webhook when it is done.
 async fn respond_or_defer(
     server: &Arc<Server>,
-    application_id: &u64,
+    application_id: u64,
     token: &str,
     ephemeral: bool,
     mut work: tokio::task::JoinHandle<Result<Reply, BotError>>,
@@ -257,7 +250,10 @@ async fn respond_or_defer(
         server.api_base
     );
     let client = server.webhook.clone();
+    let bot = Arc::clone(&server.bot);
     tokio::spawn(async move {
+        // Counted in flight until the edit is sent, so SIGTERM's drain waits for it too.
+        let _busy = bot.in_flight.enter();
         let reply = match work.await {
             Ok(Ok(reply)) => reply,
             Ok(Err(error)) => {

@@ -313,7 +313,16 @@ mod server {
             warn!("no Discord public key (set {PUBLIC_KEY_ENV}): /interactions answers 503; the JSON API and the page work");
         }
         let app = router(Arc::clone(&server));
-        let reloader = tokio::spawn(reload_periodically(Arc::clone(&server)));
+        // The bot's reload loop; each switch is reported in the metrics.
+        let reported = Arc::clone(&server);
+        let reloader = tokio::spawn(crate::discord::reload_periodically(
+            Arc::clone(&server.bot),
+            move || {
+                reported
+                    .metrics
+                    .serving(&reported.bot.engine.generation(), true)
+            },
+        ));
         let connections = Arc::new(Semaphore::new(server.settings.max_connections));
         let graceful = GracefulShutdown::new();
         let mut builder = hyper::server::conn::http1::Builder::new();
@@ -370,31 +379,6 @@ mod server {
         reloader.abort();
         info!("server stopped");
         Ok(())
-    }
-
-    /// Checks for a rebuilt index as the bot does, and reports the switch in the metrics.
-    async fn reload_periodically(server: Arc<Server>) {
-        let mut ticker = tokio::time::interval(server.bot.settings.reload_interval());
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticker.tick().await;
-        let mut serving = server.bot.engine.generation();
-        loop {
-            ticker.tick().await;
-            let bot = Arc::clone(&server.bot);
-            match tokio::task::spawn_blocking(move || {
-                bot.reload_if_changed();
-                bot.engine.generation()
-            })
-            .await
-            {
-                Ok(generation) if generation != serving => {
-                    server.metrics.serving(&generation, true);
-                    serving = generation;
-                }
-                Ok(_) => {}
-                Err(error) => warn!(%error, "index reload task failed"),
-            }
-        }
     }
 
     /// What every request passes before its handler: size, load, rate and time limits, and
@@ -678,19 +662,19 @@ mod server {
         Query(params): Query<BTreeMap<String, String>>,
     ) -> Response {
         let started = Instant::now();
-        let engine = Arc::clone(&server.bot.engine);
-        let default_top = engine.config().search.top;
+        let library = server.bot.library();
+        let default_top = server.bot.engine.config().search.top;
         let html = match params.get("q").filter(|q| !q.trim().is_empty()) {
-            None => page::render(&engine, None, None, None),
+            None => page::render(&library, None, None, None),
             Some(question) => match api::question_params(&params, default_top, 10) {
-                Err(error) => page::render(&engine, Some(question), None, Some(&error.message)),
+                Err(error) => page::render(&library, Some(question), None, Some(&error.message)),
                 Ok((question, top)) => match answer(&server, question.clone(), top).await {
                     Some(answer) => {
                         count(&server, Surface::Page, &answer, started);
-                        page::render(&engine, Some(&question), Some(&answer), None)
+                        page::render(&library, Some(&question), Some(&answer), None)
                     }
                     None => page::render(
-                        &engine,
+                        &library,
                         Some(&question),
                         None,
                         Some("The question could not be answered; please try again."),

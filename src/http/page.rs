@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::answer::{Answer, Hit, Verdict};
 use crate::cli::json::CitationJson;
 use crate::corpus::ArticleInfo;
-use crate::engine::Engine;
+use crate::discord::render::Library;
 
 use super::api::NOT_ADVICE;
 
@@ -37,12 +37,14 @@ pub fn escape(text: &str) -> String {
 /// The page: the form, the answer to `question` when there is one, and the footer.
 /// `problem` is a parameter error to show instead of an answer.
 pub fn render(
-    engine: &Engine,
+    library: &Library,
     question: Option<&str>,
     answer: Option<&Answer>,
     problem: Option<&str>,
 ) -> String {
-    let articles = engine.articles();
+    // The articles and their references as of the last index reload, gathered once by the
+    // bot's state: a page view reads nothing from the index but the answer.
+    let articles = &library.articles;
     let titles: Vec<String> = articles.iter().map(|a| escape(&a.title)).collect();
     let mut html = String::with_capacity(16 * 1024);
     let _ = write!(
@@ -77,10 +79,10 @@ pub fn render(
     if let Some(problem) = problem {
         let _ = writeln!(html, "<p class=\"problem\">{}</p>", escape(problem));
     } else if let Some(answer) = answer {
-        write_answer(&mut html, engine, answer);
+        write_answer(&mut html, library, answer);
     }
     html.push_str("</main>\n<footer>");
-    for info in &articles {
+    for info in articles {
         write_attribution(&mut html, info);
     }
     let _ = write!(
@@ -91,7 +93,7 @@ pub fn render(
     html
 }
 
-fn write_answer(html: &mut String, engine: &Engine, answer: &Answer) {
+fn write_answer(html: &mut String, library: &Library, answer: &Answer) {
     match &answer.verdict {
         Verdict::Abstained(reason) => {
             let _ = write!(
@@ -115,13 +117,13 @@ fn write_answer(html: &mut String, engine: &Engine, answer: &Answer) {
         }
         Verdict::Answered => {
             for hit in answer.hits_worth_showing() {
-                write_hit(html, engine, hit);
+                write_hit(html, library, hit);
             }
         }
     }
 }
 
-fn write_hit(html: &mut String, engine: &Engine, hit: &Hit) {
+fn write_hit(html: &mut String, library: &Library, hit: &Hit) {
     let passage = &hit.passage;
     let _ = write!(
         html,
@@ -157,8 +159,8 @@ fn write_hit(html: &mut String, engine: &Engine, hit: &Hit) {
     }
     let sources: Vec<CitationJson> = numbers
         .into_iter()
-        .filter_map(|number| engine.citation_of(&passage.article, number))
-        .map(|citation| CitationJson::from(&citation))
+        .filter_map(|number| library.citation(&passage.article, number))
+        .map(CitationJson::from)
         .collect();
     if !sources.is_empty() {
         html.push_str("<h3>Sources</h3><ol class=\"sources\">\n");
