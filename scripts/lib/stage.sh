@@ -4,7 +4,7 @@
 # its time goes. The line is printed whether the stage passes or fails; the stage's exit status
 # is passed on.
 #
-#   stage "build+tests" cargo test --locked
+#   stage "tests" cargo test --locked
 stage() {
     local name=$1
     shift
