@@ -544,6 +544,90 @@ async fn a_slow_answer_is_deferred_and_edited_through_the_webhook() {
     assert!(text.contains("diltiazem"), "{}", edit.body);
 }
 
+/// An HTTP-only deployment has no gateway bot to register the slash commands: `citebot
+/// register` does it over REST alone (the application's record, then the commands), and says
+/// where interactions go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_puts_the_slash_commands_over_rest_alone() {
+    let fake = FakeDiscord::start().await;
+    let base = fake.api_base();
+    let mark = fake.mark();
+    let run = move |token: &'static str, config: &'static str| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            // Registering opens no index: an empty workspace is enough.
+            let env = Workspace::empty();
+            env.write_config(config);
+            env.citebot(&["register"])
+                .env("DISCORD_TOKEN", token)
+                .env("CITEBOT_DISCORD_API_BASE", base)
+                .output()
+                .unwrap()
+        })
+    };
+    let output = run(fake_discord::TOKEN, "").await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let put = fake
+        .wait_for_request(mark, "global command registration", |recorded| {
+            recorded.method == "PUT"
+                && recorded
+                    .path
+                    .ends_with(&format!("/applications/{APP_ID}/commands"))
+        })
+        .await;
+    let names: Vec<&str> = put
+        .body
+        .as_array()
+        .expect("a list of commands")
+        .iter()
+        .filter_map(|command| command["name"].as_str())
+        .collect();
+    assert_eq!(names, ["ask", "source", "about"], "{}", put.body);
+    assert_eq!(
+        stdout(&output),
+        format!(
+            "registered 3 slash commands (/ask, /source, /about) globally (they can take up to an hour to show everywhere) for application citebot ({APP_ID})\n\
+             interactions endpoint URL: not set; the gateway bot (`citebot bot`) receives them. For `citebot serve`, set it in the Developer Portal (General Information) to https://YOUR-HOST/interactions\n"
+        )
+    );
+    assert!(fake.frames().is_empty(), "no gateway connection was made");
+
+    let mark = fake.mark();
+    let output = run(fake_discord::TOKEN, "[discord]\nguild_id = 2000\n")
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    fake.wait_for_request(mark, "guild command registration", |recorded| {
+        recorded.method == "PUT"
+            && recorded
+                .path
+                .ends_with(&format!("/applications/{APP_ID}/guilds/2000/commands"))
+    })
+    .await;
+    assert!(
+        stdout(&output).contains("in guild 2000"),
+        "{}",
+        stdout(&output)
+    );
+
+    let output = run("not-the-token", "").await.unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "an error, not a missing answer"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DISCORD_TOKEN"), "{stderr}");
+    assert!(
+        !stderr.contains("not-the-token"),
+        "the token is never printed: {stderr}"
+    );
+}
+
 #[test]
 fn the_json_api_is_the_cli_contract() {
     let served = Served::start("", None);

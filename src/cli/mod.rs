@@ -71,6 +71,14 @@ pub enum Command {
     #[command(after_help = "Example:\n  DISCORD_TOKEN=… citebot bot\n\nSetup: docs/discord.md.")]
     #[cfg(feature = "discord")]
     Bot,
+    /// Register the slash commands (/ask, /source, /about) with Discord over REST, without
+    /// connecting to the gateway: for deployments that run only `citebot serve` (the gateway
+    /// bot registers them itself). In [discord] guild_id's server when set, else globally.
+    #[command(
+        after_help = "Example:\n  DISCORD_TOKEN=… citebot register\n\nRun it once, and again after upgrading citebot. Deployment: docs/deploy.md."
+    )]
+    #[cfg(feature = "discord")]
+    Register,
     /// Serve Discord's HTTP interactions endpoint, the JSON API and a search page until
     /// Ctrl-C or SIGTERM; the application's public key comes from DISCORD_PUBLIC_KEY.
     #[command(
@@ -247,6 +255,40 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
                 .enable_all()
                 .build()?;
             runtime.block_on(crate::discord::run(config, file.discord))?;
+            Ok(Outcome::Done)
+        }
+        #[cfg(feature = "discord")]
+        Command::Register => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let registered = runtime.block_on(crate::discord::register(file.discord))?;
+            let scope = match registered.guild_id {
+                Some(guild) => format!("in guild {guild}"),
+                None => "globally (they can take up to an hour to show everywhere)".to_string(),
+            };
+            writeln!(
+                out,
+                "registered {} slash commands ({}) {scope} for application {} ({})",
+                registered.commands.len(),
+                registered
+                    .commands
+                    .iter()
+                    .map(|name| format!("/{name}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                registered.application_name,
+                registered.application_id,
+            )?;
+            match registered.interactions_endpoint_url {
+                Some(url) if !url.is_empty() => {
+                    writeln!(out, "interactions endpoint URL: {url}")?
+                }
+                _ => writeln!(
+                    out,
+                    "interactions endpoint URL: not set; the gateway bot (`citebot bot`) receives them. For `citebot serve`, set it in the Developer Portal (General Information) to https://YOUR-HOST/interactions"
+                )?,
+            }
             Ok(Outcome::Done)
         }
         #[cfg(feature = "serve")]

@@ -114,8 +114,17 @@ pub fn intents() -> GatewayIntents {
 #[cfg(feature = "discord")]
 pub async fn run(config: Config, settings: DiscordSettings) -> Result<(), BotError> {
     settings.validate().map_err(BotError::Config)?;
-    // From the file named in the config (a Docker or systemd secret) when there is one,
-    // else from the environment variable.
+    let token = read_token(&settings)?;
+    let engine = tokio::task::spawn_blocking(move || Engine::open(&config))
+        .await
+        .map_err(BotError::Task)??;
+    run_with(Arc::new(engine), settings, token, shutdown_signal()).await
+}
+
+/// The bot token: from the file named in the config (a Docker or systemd secret) when there
+/// is one, else from the environment variable. Never logged.
+#[cfg(feature = "discord")]
+fn read_token(settings: &DiscordSettings) -> Result<String, BotError> {
     let from_file = match &settings.token_file {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
             BotError::Config(format!(
@@ -126,17 +135,77 @@ pub async fn run(config: Config, settings: DiscordSettings) -> Result<(), BotErr
         })?),
         None => None,
     };
-    let token = from_file
+    from_file
         .or_else(|| std::env::var(&settings.token_env).ok())
         .map(|token| token.trim().to_string())
         .filter(|token| !token.is_empty())
         .ok_or_else(|| BotError::TokenMissing {
             var: settings.token_env.clone(),
-        })?;
-    let engine = tokio::task::spawn_blocking(move || Engine::open(&config))
-        .await
-        .map_err(BotError::Task)??;
-    run_with(Arc::new(engine), settings, token, shutdown_signal()).await
+        })
+}
+
+/// What `citebot register` did.
+#[cfg(feature = "discord")]
+#[derive(Debug)]
+pub struct Registration {
+    pub application_name: String,
+    pub application_id: u64,
+    /// The command names, as registered.
+    pub commands: Vec<String>,
+    /// The guild they were registered in; `None`: globally.
+    pub guild_id: Option<u64>,
+    /// The application's Interactions Endpoint URL as Discord has it, if set.
+    pub interactions_endpoint_url: Option<String>,
+}
+
+/// `citebot register`: registers the slash commands over REST alone, with no gateway
+/// connection, for deployments that run only `citebot serve` (the gateway bot registers them
+/// itself at start-up). Registering replaces the application's commands with citebot's, so it
+/// is idempotent.
+#[cfg(feature = "discord")]
+pub async fn register(settings: DiscordSettings) -> Result<Registration, BotError> {
+    settings.validate().map_err(BotError::Config)?;
+    let token = read_token(&settings)?;
+    let api_base = http::ApiBase::parse(&settings.effective_api_base())?;
+    let rest = http::connect_rest(&token, &api_base, http::RetryPolicy::default()).await?;
+    // The application's own record gives its id (which creating commands needs, and which a
+    // gateway client would learn from Ready) and checks the token first.
+    let application = match rest.http.get_current_application_info().await {
+        Ok(application) => application,
+        Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)))
+            if response.status_code == 401 =>
+        {
+            return Err(BotError::TokenRejected {
+                var: settings.token_env.clone(),
+            })
+        }
+        Err(error) => {
+            let message = error.to_string().replace(token.as_str(), "[token]");
+            return Err(BotError::Unreachable {
+                api_base: api_base.to_string(),
+                message,
+            });
+        }
+    };
+    rest.http.set_application_id(application.id);
+    let commands = commands::all();
+    let registered = match settings.guild_id {
+        Some(guild) => {
+            poise::builtins::register_in_guild(&rest.http, &commands, GuildId::new(guild)).await
+        }
+        None => poise::builtins::register_globally(&rest.http, &commands).await,
+    };
+    registered.map_err(|error| {
+        BotError::Registration(error.to_string().replace(token.as_str(), "[token]"))
+    })?;
+    drop(rest.relay);
+    Ok(Registration {
+        application_name: application.name,
+        application_id: application.id.get(),
+        commands: commands.iter().map(|c| c.name.clone()).collect(),
+        guild_id: settings.guild_id,
+        interactions_endpoint_url: application.interactions_endpoint_url,
+    })
 }
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix (what `systemctl stop` and `docker stop` send).

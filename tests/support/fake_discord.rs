@@ -540,6 +540,24 @@ fn default_response(
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
             })),
         ),
+        ("GET", ["oauth2", "applications", "@me"]) if !authorized => (
+            401,
+            Some(json!({"message": "401: Unauthorized", "code": 0})),
+        ),
+        ("GET", ["oauth2", "applications", "@me"]) => (
+            200,
+            Some(json!({
+                "id": APP_ID.to_string(),
+                "name": "citebot",
+                "icon": null,
+                "description": "",
+                "bot_public": false,
+                "bot_require_code_grant": false,
+                "verify_key": "0".repeat(64),
+                "flags": 0,
+                "interactions_endpoint_url": null
+            })),
+        ),
         ("PUT", ["applications", _, "commands"] | ["applications", _, "guilds", _, "commands"]) => {
             let guild = match segments.as_slice() {
                 ["applications", _, "guilds", guild, "commands"] => Some(guild.to_string()),
