@@ -8,7 +8,8 @@
 #
 # Steps: latency (in-process p50/p99 by kind), process (whole-process ask/index/search with
 # hyperfine and peak RSS), peers (the peers harness and their whole-process batch throughput on
-# the same 10,000 questions), scale (synthetic corpora), discord (bot loopback), plot, report.
+# the same 10,000 questions), scale (synthetic corpora), discord (bot loopback), serve (`citebot
+# serve` loopback: signed interactions and the JSON API), plot, report.
 # Needs: hyperfine and GNU time (apt-get install -y hyperfine time), python3.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +18,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/citebot-target}"
 OUT="${BENCH_OUT:-$ROOT/bench-results}"
 SHARED="${SHARED:-$ROOT/../shared}"
 SIZES="${SIZES:-1000,10000,100000,1000000}"
-STEPS="${STEPS:-latency,process,peers,scale,discord,plot,report}"
+STEPS="${STEPS:-latency,process,peers,scale,discord,serve,plot,report}"
 QUESTIONS_N="${QUESTIONS_N:-10000}"
 export PEERS_WORK="${PEERS_WORK:-$HOME/.cache/citebot-peers}"
 PLOT_VENV="${PLOT_VENV:-$HOME/.cache/citebot-bench-venv}"
@@ -119,6 +120,13 @@ if step discord; then
     cargo bench --quiet --bench discord_loopback -- --questions 400 --json "$OUT/discord.json" \
       | tee "$OUT/discord.md"
   fi
+fi
+
+if step serve; then
+  say "citebot serve loopback (signed interactions, JSON API)"
+  python3 scripts/bench/serve_load.py --bin "$CITEBOT" --config config.toml \
+    --questions "$SHARED/eval/dev.jsonl" --count 2000 --concurrency 8 --json "$OUT/serve.json" \
+    | tee "$OUT/serve.md"
 fi
 
 if step plot && [ -f "$OUT/scale.jsonl" ]; then
