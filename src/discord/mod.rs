@@ -124,6 +124,8 @@ pub async fn run(config: Config, settings: DiscordSettings) -> Result<(), BotErr
 /// The bot token: from the file named in the config (a Docker or systemd secret) when there
 /// is one, else from the environment variable. Never logged.
 #[cfg(feature = "discord")]
+// BotError is as large as serenity's error, which it carries; this runs once, at start-up.
+#[allow(clippy::result_large_err)]
 fn read_token(settings: &DiscordSettings) -> Result<String, BotError> {
     let from_file = match &settings.token_file {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|error| {
