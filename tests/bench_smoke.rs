@@ -19,13 +19,17 @@ fn seed_words() -> WordDistribution {
     WordDistribution::with_spread_seed_words(&seed, 20_000, 1.0)
 }
 
-/// A config over `corpus` and `index` (the repository's settings otherwise).
+/// A config over `corpus` and `index` (the repository's settings otherwise), words only: a
+/// synthetic corpus's generated words mean nothing to the sentence-embedding model, and
+/// embedding its passages in a debug build was most of this suite's time (the meaning step has
+/// its own tests, on real articles, in tests/meaning.rs).
 fn config_for(corpus: &Path, index: &Path) -> Config {
     let mut config = citebot::ConfigFile::load(&root().join("config.toml"))
         .map(|file| file.core)
         .expect("config.toml loads");
     config.corpus_dir = corpus.to_path_buf();
     config.index_dir = index.to_path_buf();
+    config.meaning.enabled = false;
     config
 }
 

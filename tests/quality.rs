@@ -25,8 +25,10 @@ const TOLERANCE: f64 = 0.03;
 /// Every shared set, as `scripts/eval.py` runs it (the split of eval/split.toml), against this
 /// build: R@1, abstention and false abstention of each row in eval/expected.json (the numbers
 /// docs/quality.md reports) must hold within [`TOLERANCE`]. The reporting part is what the
-/// issue's targets are about; the tuning part is checked too, so a change that only moves the
-/// data the weights came from is seen as well.
+/// issue's targets are about; the tuning part of the dev and medical sets is checked too, so a
+/// change that only moves the data the weights came from is seen as well. Squad's tuning part
+/// (12 articles, 3,020 questions) is left to `scripts/eval.py`: in a debug build, embedding its
+/// passages and asking its questions took a minute and a half of a cold CI run.
 #[test]
 fn shared_sets_hold_the_documented_numbers() {
     let expected: Value = serde_json::from_str(
@@ -39,28 +41,42 @@ fn shared_sets_hold_the_documented_numbers() {
         "../shared/eval is not beside the repository: the quality check cannot run"
     );
     let out = tempfile::tempdir().expect("temp dir");
-    let report_path = out.path().join("report.json");
-    let status = std::process::Command::new("python3")
-        .arg(common::repo_root().join("scripts/eval.py"))
-        .args([
-            "--bin",
-            env!("CARGO_BIN_EXE_citebot"),
-            "--no-kinds",
-            "--json",
-        ])
-        .arg(&report_path)
-        .arg("--shared")
-        .arg(common::shared())
-        .arg("--workdir")
-        .arg(out.path().join("work"))
-        .status()
-        .expect("python3 runs scripts/eval.py");
-    assert!(status.success(), "scripts/eval.py failed: {status}");
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
-            .expect("report JSON");
+    let mut rows: Vec<Value> = Vec::new();
+    for (run, sets, part) in [
+        ("medical", "dev,medical", "both"),
+        ("squad", "squad", "reporting"),
+    ] {
+        let report_path = out.path().join(format!("{run}.json"));
+        let status = std::process::Command::new("python3")
+            .arg(common::repo_root().join("scripts/eval.py"))
+            .args([
+                "--bin",
+                env!("CARGO_BIN_EXE_citebot"),
+                "--no-kinds",
+                "--sets",
+                sets,
+                "--part",
+                part,
+                "--json",
+            ])
+            .arg(&report_path)
+            .arg("--shared")
+            .arg(common::shared())
+            .arg("--workdir")
+            .arg(out.path().join(run))
+            .status()
+            .expect("python3 runs scripts/eval.py");
+        assert!(
+            status.success(),
+            "scripts/eval.py ({sets}) failed: {status}"
+        );
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report_path).expect("report"))
+                .expect("report JSON");
+        rows.extend(report["rows"].as_array().expect("rows").iter().cloned());
+    }
     let mut checked = 0;
-    for row in report["rows"].as_array().expect("rows") {
+    for row in &rows {
         let name = format!(
             "{} / {}",
             row["set"].as_str().expect("set"),
@@ -91,7 +107,7 @@ fn shared_sets_hold_the_documented_numbers() {
             checked += 1;
         }
     }
-    assert!(checked >= 10, "only {checked} numbers compared: {report}");
+    assert!(checked >= 10, "only {checked} numbers compared: {rows:?}");
 }
 
 #[test]
