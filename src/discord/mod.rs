@@ -146,6 +146,32 @@ fn read_token(settings: &DiscordSettings) -> Result<String, BotError> {
         })
 }
 
+/// The error of the first REST call made with the token (`citebot bot`'s gateway lookup,
+/// `citebot register`'s application record): 401 means the token was rejected; anything else
+/// means the API could not be reached. The API's text is passed on, but a server or proxy may
+/// echo the request's Authorization header in it, so the token is blanked out of it.
+#[cfg(feature = "discord")]
+fn first_call_failed(
+    error: serenity::Error,
+    token: &str,
+    settings: &DiscordSettings,
+    api_base: &http::ApiBase,
+) -> BotError {
+    match error {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response))
+            if response.status_code == 401 =>
+        {
+            BotError::TokenRejected {
+                var: settings.token_env.clone(),
+            }
+        }
+        error => BotError::Unreachable {
+            api_base: api_base.to_string(),
+            message: error.to_string().replace(token, "[token]"),
+        },
+    }
+}
+
 /// What `citebot register` did.
 #[cfg(feature = "discord")]
 #[derive(Debug)]
@@ -172,23 +198,11 @@ pub async fn register(settings: DiscordSettings) -> Result<Registration, BotErro
     let rest = http::connect_rest(&token, &api_base, http::RetryPolicy::default()).await?;
     // The application's own record gives its id (which creating commands needs, and which a
     // gateway client would learn from Ready) and checks the token first.
-    let application = match rest.http.get_current_application_info().await {
-        Ok(application) => application,
-        Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)))
-            if response.status_code == 401 =>
-        {
-            return Err(BotError::TokenRejected {
-                var: settings.token_env.clone(),
-            })
-        }
-        Err(error) => {
-            let message = error.to_string().replace(token.as_str(), "[token]");
-            return Err(BotError::Unreachable {
-                api_base: api_base.to_string(),
-                message,
-            });
-        }
-    };
+    let application = rest
+        .http
+        .get_current_application_info()
+        .await
+        .map_err(|error| first_call_failed(error, &token, &settings, &api_base))?;
     rest.http.set_application_id(application.id);
     let commands = commands::all();
     let registered = match settings.guild_id {
@@ -278,25 +292,11 @@ pub async fn run_with(
     // Asking for the gateway with the token checks the token before anything else, and gives
     // the gateway URL of this API base: serenity would otherwise fall back to the real
     // gateway when its own lookup fails.
-    let gateway = match rest.http.get_bot_gateway().await {
-        Ok(gateway) => gateway,
-        Err(serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(response)))
-            if response.status_code == 401 =>
-        {
-            return Err(BotError::TokenRejected {
-                var: settings.token_env.clone(),
-            })
-        }
-        Err(error) => {
-            // The API's text is passed on, but a server or proxy may echo the request's
-            // Authorization header in it: the token never leaves this function.
-            let message = error.to_string().replace(token.as_str(), "[token]");
-            return Err(BotError::Unreachable {
-                api_base: api_base.to_string(),
-                message,
-            });
-        }
-    };
+    let gateway = rest
+        .http
+        .get_bot_gateway()
+        .await
+        .map_err(|error| first_call_failed(error, &token, &settings, &api_base))?;
     info!(api_base = %api_base, relay = rest.relay.is_some(), intents = ?intents(), "connecting to discord");
 
     let startup_error: Arc<Mutex<Option<BotError>>> = Arc::new(Mutex::new(None));
