@@ -40,7 +40,7 @@ pub struct PassageSettings {
     pub max_passage_bytes: usize,
 }
 
-/// The meaning step: sentence embeddings of passages and questions (src/meaning.rs).
+/// The meaning step: sentence embeddings of passages and questions (src/meaning/).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MeaningSettings {

@@ -8,7 +8,7 @@
 //! clone ranks with it; `ranker_file` in config.toml loads another one at start.
 //!
 //! Two models are shipped: one for an index with sentence embeddings (the meaning step,
-//! `src/meaning.rs`) and one over words only, used when the embedding model is not installed.
+//! `src/meaning/`) and one over words only, used when the embedding model is not installed.
 //! The words-only model is trained on the same questions with the meaning features absent, so
 //! the fallback is a measured, documented quality (docs/quality.md), not a silent drop.
 

@@ -1,4 +1,4 @@
-//! The meaning step (src/meaning.rs): all-MiniLM-L6-v2 embeddings against the numpy reference,
+//! The meaning step (src/meaning/): all-MiniLM-L6-v2 embeddings against the numpy reference,
 //! their determinism, and the errors a missing or broken model gives.
 //!
 //! These tests need the model installed (`scripts/install-model.sh`, which CI runs first); they
@@ -69,6 +69,44 @@ fn embeddings_match_the_numpy_reference() {
             "cosine {similarity} with the reference for {text:?}"
         );
     }
+}
+
+/// tests/fixtures/wordpiece_ids.json: texts and the ids Hugging Face's `tokenizers` gave them
+/// with the model's tokenizer.json (tests/fixtures/wordpiece_ids.py says how it was made).
+#[test]
+fn token_ids_are_the_ones_hugging_faces_tokenizer_gives() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wordpiece_ids.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let texts = json["texts"].as_array().unwrap();
+    assert!(
+        texts.len() > 1000,
+        "the fixture holds {} texts",
+        texts.len()
+    );
+    let mut differ = Vec::new();
+    for entry in texts {
+        let text = entry["text"].as_str().unwrap();
+        let want: Vec<u32> = entry["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_u64().unwrap() as u32)
+            .collect();
+        let got = model().token_ids(text);
+        if got != want {
+            differ.push(format!(
+                "{text:?}\n  citebot {got:?}\n  tokenizers {want:?}"
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} of {} texts tokenized differently:\n{}",
+        differ.len(),
+        texts.len(),
+        differ.join("\n")
+    );
 }
 
 #[test]

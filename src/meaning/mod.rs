@@ -10,8 +10,8 @@
 //! The forward pass is written out here (about as long as the numpy reference in
 //! `../shared/peers/minilm_numpy.py`, which it mirrors) over `matrixmultiply`'s sgemm, rather
 //! than through a tensor framework: candle-transformers would add minutes to every cold build
-//! for one small encoder. Tokens come from Hugging Face's `tokenizers` reading the model's own
-//! tokenizer.json, so the ids are the ones the model was trained on.
+//! for one small encoder. Tokens come from the model's own tokenizer.json, read by
+//! [`tokenizer`]'s BERT WordPiece, which gives the ids Hugging Face's tokenizer gives.
 //!
 //! Determinism: every text is encoded on its own (no padding, so no batch neighbours), on one
 //! thread, with a matrix product whose summation order depends only on the shapes. The same
@@ -27,6 +27,9 @@
 //! # Ok::<(), citebot::Error>(())
 //! ```
 
+mod products;
+mod tokenizer;
+
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
@@ -38,10 +41,11 @@ use std::sync::{Arc, Mutex};
 use memmap2::Mmap;
 use safetensors::tensor::{Dtype, Metadata};
 use sha2::{Digest, Sha256};
-use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::config::MeaningSettings;
 use crate::error::{Error, Result};
+use products::{multiply, View};
+use tokenizer::WordPiece;
 
 /// Length of an [`Embedding`]: all-MiniLM-L6-v2's hidden size.
 pub const DIMENSIONS: usize = 384;
@@ -85,7 +89,7 @@ impl fmt::Debug for Embedding {
 
 /// all-MiniLM-L6-v2, loaded and ready to embed texts from any thread.
 pub struct MeaningModel {
-    tokenizer: Tokenizer,
+    tokenizer: WordPiece,
     weights: Weights,
     config: ModelConfig,
     fingerprint: String,
@@ -204,16 +208,11 @@ impl MeaningModel {
         self.fingerprint.clone()
     }
 
-    /// The token ids the model sees for `text`: [CLS] … [SEP], at most [`MAX_TOKENS`].
-    fn token_ids(&self, text: &str) -> Vec<u32> {
-        // load() encoded a probe past MAX_TOKENS with an unknown word, which exercises every
-        // path that can fail (truncation settings, the unknown token); BERT's normaliser and
-        // pre-tokenizer accept any string.
-        let encoding = self
-            .tokenizer
-            .encode_fast(text, true)
-            .expect("the tokenizer encoded load()'s probe, and it fails on no other text");
-        encoding.get_ids().to_vec()
+    /// The token ids the model sees for `text`: [CLS] … [SEP], at most [`MAX_TOKENS`]. The
+    /// same ids Hugging Face's tokenizer gives for the model's tokenizer.json
+    /// (tests/meaning.rs holds it to them).
+    pub fn token_ids(&self, text: &str) -> Vec<u32> {
+        self.tokenizer.ids(text, MAX_TOKENS)
     }
 
     fn embed_one(&self, text: &str) -> Embedding {
@@ -378,35 +377,16 @@ impl ModelConfig {
     }
 }
 
-/// The model's tokenizer, set to cut at [`MAX_TOKENS`] and never pad (tokenizer.json asks
-/// for 128 and padding to 128, which the sentence-transformers model overrides too).
-fn load_tokenizer(text: &str, config: &ModelConfig) -> std::result::Result<Tokenizer, String> {
-    let mut tokenizer: Tokenizer = text
-        .parse()
-        .map_err(|error| format!("not a tokenizer: {error}"))?;
-    tokenizer
-        .with_truncation(Some(TruncationParams {
-            max_length: MAX_TOKENS,
-            ..TruncationParams::default()
-        }))
-        .map_err(|error| format!("cannot cut at {MAX_TOKENS} tokens: {error}"))?;
-    tokenizer.with_padding(None);
-    let vocabulary = tokenizer.get_vocab_size(true);
-    if vocabulary > config.vocabulary_size {
+/// The model's tokenizer. tokenizer.json's own truncation (128) and padding are not used:
+/// texts are cut at [`MAX_TOKENS`] and never padded, as the sentence-transformers model does.
+fn load_tokenizer(text: &str, config: &ModelConfig) -> std::result::Result<WordPiece, String> {
+    let tokenizer = WordPiece::from_json(text)?;
+    let limit = tokenizer.id_limit();
+    if limit > config.vocabulary_size {
         return Err(format!(
-            "its {vocabulary} tokens exceed config.json's vocab_size {}",
+            "its token ids go up to {}, past config.json's vocab_size {}",
+            limit - 1,
             config.vocabulary_size
-        ));
-    }
-    // A probe longer than MAX_TOKENS holding a word no vocabulary has: see token_ids().
-    let probe = format!("{} \u{10FFFD}\u{10FFFC}", "word ".repeat(2 * MAX_TOKENS));
-    let encoding = tokenizer
-        .encode_fast(probe.as_str(), true)
-        .map_err(|error| format!("cannot encode text: {error}"))?;
-    if encoding.get_ids().is_empty() || encoding.get_ids().len() > MAX_TOKENS {
-        return Err(format!(
-            "a long text gave {} tokens, not 1 to {MAX_TOKENS}",
-            encoding.get_ids().len()
         ));
     }
     Ok(tokenizer)
@@ -434,33 +414,16 @@ struct Linear {
 }
 
 impl Linear {
-    /// input (rows × inputs) · weightᵀ + bias. The weight is read in place, transposed by its
-    /// strides, so it needs no copy.
+    /// input (rows × inputs) · weightᵀ + bias (see [`products::linear`]).
     fn apply(&self, floats: &[f32], input: &[f32], rows: usize) -> Vec<f32> {
-        let bias = &floats[self.bias.range()];
-        let mut output: Vec<f32> = bias
-            .iter()
-            .copied()
-            .cycle()
-            .take(rows * self.outputs)
-            .collect();
-        let weight_transposed = View {
-            data: &floats[self.weight.range()],
-            rows: self.inputs,
-            columns: self.outputs,
-            row_stride: 1,
-            column_stride: self.inputs,
-        };
-        let input = View::row_major(input, rows, self.inputs, self.inputs);
-        multiply(
-            1.0,
+        debug_assert_eq!(self.bias.len, self.outputs);
+        products::linear(
+            &floats[self.weight.range()],
+            &floats[self.bias.range()],
             input,
-            weight_transposed,
-            1.0,
-            &mut output,
-            self.outputs,
-        );
-        output
+            rows,
+            self.inputs,
+        )
     }
 }
 
@@ -498,6 +461,36 @@ struct EncoderLayer {
     intermediate: Linear,
     output: Linear,
     output_norm: LayerNorm,
+}
+
+impl Layout {
+    /// The stretch of the data (in f32 units) that holds every encoder layer's tensors.
+    fn layers_range(&self) -> Range<usize> {
+        let spans = self.layers.iter().flat_map(|layer| {
+            [
+                layer.query.weight,
+                layer.query.bias,
+                layer.key.weight,
+                layer.key.bias,
+                layer.value.weight,
+                layer.value.bias,
+                layer.attention_output.weight,
+                layer.attention_output.bias,
+                layer.attention_norm.weight,
+                layer.attention_norm.bias,
+                layer.intermediate.weight,
+                layer.intermediate.bias,
+                layer.output.weight,
+                layer.output.bias,
+                layer.output_norm.weight,
+                layer.output_norm.bias,
+            ]
+        });
+        let (start, end) = spans.fold((usize::MAX, 0), |(start, end), span| {
+            (start.min(span.start), end.max(span.start + span.len))
+        });
+        start.min(end)..end
+    }
 }
 
 /// model.safetensors, mapped, with where each tensor the encoder uses lies in it.
@@ -636,6 +629,15 @@ impl Weights {
             })
         };
         let layout = spans().map_err(invalid)?;
+        if let Storage::Mapped { map, data } = &storage {
+            // Every question reads all of the encoder layers' 42 MB. Mapping them in one call
+            // costs a fraction of taking a page fault for each stretch as the first question
+            // reaches it (on a virtual machine, ~8 µs a fault: a third of a one-off `citebot
+            // ask`). A hint only: an older kernel without MADV_POPULATE_READ just faults.
+            let floats = layout.layers_range();
+            let bytes = data.start + floats.start * 4..data.start + floats.end * 4;
+            let _ = map.advise_range(memmap2::Advice::PopulateRead, bytes.start, bytes.len());
+        }
         Ok(Weights { storage, layout })
     }
 
@@ -682,77 +684,6 @@ impl Tensors<'_> {
             start: start / 4,
             len,
         })
-    }
-}
-
-/// A matrix inside a slice, with any strides (so a transpose is a change of strides).
-#[derive(Clone, Copy)]
-struct View<'a> {
-    data: &'a [f32],
-    rows: usize,
-    columns: usize,
-    row_stride: usize,
-    column_stride: usize,
-}
-
-impl<'a> View<'a> {
-    fn row_major(data: &'a [f32], rows: usize, columns: usize, row_stride: usize) -> View<'a> {
-        View {
-            data,
-            rows,
-            columns,
-            row_stride,
-            column_stride: 1,
-        }
-    }
-
-    /// Whether every element the view names lies inside its slice.
-    fn fits(&self) -> bool {
-        self.rows == 0
-            || self.columns == 0
-            || (self.rows - 1) * self.row_stride + (self.columns - 1) * self.column_stride
-                < self.data.len()
-    }
-}
-
-/// output ← alpha · a · b + beta · output, where output is a.rows × b.columns, row-major
-/// with `output_row_stride`.
-fn multiply(
-    alpha: f32,
-    a: View<'_>,
-    b: View<'_>,
-    beta: f32,
-    output: &mut [f32],
-    output_row_stride: usize,
-) {
-    assert_eq!(a.columns, b.rows, "matrix product of mismatched shapes");
-    assert!(a.fits() && b.fits(), "matrix view past its slice");
-    let output_fits = a.rows == 0
-        || b.columns == 0
-        || (a.rows - 1) * output_row_stride + b.columns <= output.len();
-    assert!(output_fits, "matrix product's output past its slice");
-    let stride = |value: usize| value as isize;
-    // SAFETY: the asserts above keep every element sgemm reads inside `a.data` and `b.data`
-    // and every element it writes inside `output`; output rows do not overlap since
-    // output_row_stride ≥ b.columns in every call (row-major outputs or disjoint head
-    // columns of a wider row).
-    unsafe {
-        matrixmultiply::sgemm(
-            a.rows,
-            a.columns,
-            b.columns,
-            alpha,
-            a.data.as_ptr(),
-            stride(a.row_stride),
-            stride(a.column_stride),
-            b.data.as_ptr(),
-            stride(b.row_stride),
-            stride(b.column_stride),
-            beta,
-            output.as_mut_ptr(),
-            stride(output_row_stride),
-            1,
-        );
     }
 }
 
