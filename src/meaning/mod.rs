@@ -463,36 +463,6 @@ struct EncoderLayer {
     output_norm: LayerNorm,
 }
 
-impl Layout {
-    /// The stretch of the data (in f32 units) that holds every encoder layer's tensors.
-    fn layers_range(&self) -> Range<usize> {
-        let spans = self.layers.iter().flat_map(|layer| {
-            [
-                layer.query.weight,
-                layer.query.bias,
-                layer.key.weight,
-                layer.key.bias,
-                layer.value.weight,
-                layer.value.bias,
-                layer.attention_output.weight,
-                layer.attention_output.bias,
-                layer.attention_norm.weight,
-                layer.attention_norm.bias,
-                layer.intermediate.weight,
-                layer.intermediate.bias,
-                layer.output.weight,
-                layer.output.bias,
-                layer.output_norm.weight,
-                layer.output_norm.bias,
-            ]
-        });
-        let (start, end) = spans.fold((usize::MAX, 0), |(start, end), span| {
-            (start.min(span.start), end.max(span.start + span.len))
-        });
-        start.min(end)..end
-    }
-}
-
 /// model.safetensors, mapped, with where each tensor the encoder uses lies in it.
 struct Weights {
     storage: Storage,
@@ -629,15 +599,6 @@ impl Weights {
             })
         };
         let layout = spans().map_err(invalid)?;
-        if let Storage::Mapped { map, data } = &storage {
-            // Every question reads all of the encoder layers' 42 MB. Mapping them in one call
-            // costs a fraction of taking a page fault for each stretch as the first question
-            // reaches it (on a virtual machine, ~8 µs a fault: a third of a one-off `citebot
-            // ask`). A hint only: an older kernel without MADV_POPULATE_READ just faults.
-            let floats = layout.layers_range();
-            let bytes = data.start + floats.start * 4..data.start + floats.end * 4;
-            let _ = map.advise_range(memmap2::Advice::PopulateRead, bytes.start, bytes.len());
-        }
         Ok(Weights { storage, layout })
     }
 
