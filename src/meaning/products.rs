@@ -22,15 +22,28 @@
 /// 17–21 ms, 24 tokens 25–29 → 22–24 ms; at 30 tokens sgemm is level or ahead.
 pub(super) const SHORT_INPUT_ROWS: usize = 24;
 
+/// Who computes a short input's products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Threads {
+    /// The calling thread alone: what batches use (they spread texts over the cores instead).
+    One,
+    /// The calling thread and one more of the rayon pool it runs in, each taking half of the
+    /// weight rows: what a single question uses, so that it takes both cores' time instead of
+    /// one's. Outside a pool, or when the other thread is busy, the caller does both halves.
+    Two,
+}
+
 /// input (rows × inputs) · weightᵀ + bias, where `weight` is outputs × inputs, row-major (as
 /// PyTorch stores a linear layer) and `bias` has `outputs` values. Returns rows × outputs,
-/// row-major.
+/// row-major. `threads` only says who computes which outputs, never how: the bits are the
+/// same either way.
 pub(super) fn linear(
     weight: &[f32],
     bias: &[f32],
     input: &[f32],
     rows: usize,
     inputs: usize,
+    threads: Threads,
 ) -> Vec<f32> {
     let outputs = bias.len();
     assert_eq!(
@@ -40,7 +53,10 @@ pub(super) fn linear(
     );
     assert_eq!(input.len(), rows * inputs, "input is not rows × inputs");
     if rows <= SHORT_INPUT_ROWS {
-        return dot_products(weight, bias, input, rows, inputs);
+        return match threads {
+            Threads::One => dot_products(weight, bias, input, rows, inputs),
+            Threads::Two => dot_products_in_halves(weight, bias, input, rows, inputs),
+        };
     }
     let mut output: Vec<f32> = bias.iter().copied().cycle().take(rows * outputs).collect();
     // The weight read in place, transposed by its strides, so it needs no copy.
@@ -56,12 +72,45 @@ pub(super) fn linear(
     output
 }
 
+/// [`dot_products`] with the weight rows split in two at an even row, the second half handed
+/// to the rayon pool the caller runs in (`rayon::join`: if no other thread takes it, the
+/// caller computes it after the first). Both halves pair the weight rows as one call would
+/// (pairs start at even rows) and sum each output in the same order, so the result has the
+/// same bits as [`dot_products`]'s.
+///
+/// Why a pool and not a thread per product: starting a thread costs ~85 µs, 36 times a
+/// question (tried: 18.5 → 16.7 ms); a pool's waiting thread takes a half in microseconds.
+fn dot_products_in_halves(
+    weight: &[f32],
+    bias: &[f32],
+    input: &[f32],
+    rows: usize,
+    inputs: usize,
+) -> Vec<f32> {
+    let outputs = bias.len();
+    let split = (outputs / 2) & !1;
+    if split == 0 {
+        return dot_products(weight, bias, input, rows, inputs);
+    }
+    let (weight_first, weight_second) = weight.split_at(split * inputs);
+    let (bias_first, bias_second) = bias.split_at(split);
+    let (first, second) = rayon::join(
+        || dot_products(weight_first, bias_first, input, rows, inputs),
+        || dot_products(weight_second, bias_second, input, rows, inputs),
+    );
+    let mut output = Vec::with_capacity(rows * outputs);
+    for (first, second) in first
+        .chunks_exact(split)
+        .zip(second.chunks_exact(outputs - split))
+    {
+        output.extend_from_slice(first);
+        output.extend_from_slice(second);
+    }
+    output
+}
+
 /// [`linear`] by dot products: every output is bias + (input row · weight row), one pair of
 /// weight rows at a time.
-///
-/// Splitting the columns between two threads was tried: a question took 16.7 ms instead of
-/// 18.5, but starting a thread for each of the 36 products costs ~85 µs of CPU each, which a
-/// busy server pays on every question; not kept.
 fn dot_products(
     weight: &[f32],
     bias: &[f32],
@@ -415,7 +464,7 @@ mod tests {
             let weight = matrix(outputs, inputs, 1);
             let bias = matrix(1, outputs, 2);
             let input = matrix(rows, inputs, 3);
-            let got = linear(&weight, &bias, &input, rows, inputs);
+            let got = linear(&weight, &bias, &input, rows, inputs, Threads::One);
             let want = reference(&weight, &bias, &input, inputs);
             assert_eq!(got.len(), rows * outputs);
             for (index, (got, want)) in got.iter().zip(&want).enumerate() {
@@ -433,10 +482,37 @@ mod tests {
         let weight = matrix(outputs, inputs, 4);
         let bias = matrix(1, outputs, 5);
         let many = matrix(9, inputs, 6);
-        let together = linear(&weight, &bias, &many, 9, inputs);
+        let together = linear(&weight, &bias, &many, 9, inputs, Threads::One);
         for row in 0..9 {
-            let alone = linear(&weight, &bias, &many[row * inputs..][..inputs], 1, inputs);
+            let input = &many[row * inputs..][..inputs];
+            let alone = linear(&weight, &bias, input, 1, inputs, Threads::One);
             assert_eq!(alone, together[row * outputs..][..outputs], "row {row}");
+        }
+    }
+
+    #[test]
+    fn two_threads_give_the_same_bits_as_one() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a pool of two threads");
+        // Output counts whose halves are odd, even, and too small to split.
+        for (rows, inputs, outputs) in [
+            (18, 384, 1536),
+            (5, 1536, 384),
+            (4, 384, 130),
+            (3, 384, 3),
+            (2, 384, 1),
+        ] {
+            let weight = matrix(outputs, inputs, 7);
+            let bias = matrix(1, outputs, 8);
+            let input = matrix(rows, inputs, 9);
+            let one = linear(&weight, &bias, &input, rows, inputs, Threads::One);
+            let two = pool.install(|| linear(&weight, &bias, &input, rows, inputs, Threads::Two));
+            assert_eq!(one, two, "{rows}×{inputs}·{outputs} in the pool");
+            // Outside a pool rayon::join runs in its global pool: the same bits again.
+            let outside = linear(&weight, &bias, &input, rows, inputs, Threads::Two);
+            assert_eq!(one, outside, "{rows}×{inputs}·{outputs} outside");
         }
     }
 }
