@@ -29,7 +29,8 @@ pub(super) enum Threads {
     One,
     /// The calling thread and one more of the rayon pool it runs in, each taking half of the
     /// weight rows: what a single question uses, so that it takes both cores' time instead of
-    /// one's. Outside a pool, or when the other thread is busy, the caller does both halves.
+    /// one's. When the pool's other thread is busy, the caller does both halves itself;
+    /// outside any pool, `rayon::join` runs them in rayon's global pool.
     Two,
 }
 
