@@ -126,6 +126,9 @@ fn dechunk(mut body: &str) -> String {
 struct Served {
     child: Option<Child>,
     addr: SocketAddr,
+    /// The server's config and feedback database, removed when this is dropped, after the
+    /// server has been stopped (`Drop` runs before the fields are dropped).
+    _folder: tempfile::TempDir,
 }
 
 impl Served {
@@ -205,10 +208,10 @@ impl Served {
             .ok()
             .flatten()
             .expect("citebot serve prints the address it serves on");
-        std::mem::forget(dir); // the config must outlive the server; the OS tmp cleaner takes it
         Served {
             child: Some(child),
             addr,
+            _folder: dir,
         }
     }
 
