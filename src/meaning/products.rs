@@ -448,6 +448,21 @@ mod tests {
             .collect()
     }
 
+    /// A linear layer's weight (outputs × inputs) and bias, and an input of `rows`, from the
+    /// seeds `seed`, `seed + 1` and `seed + 2`.
+    fn operands(
+        rows: usize,
+        inputs: usize,
+        outputs: usize,
+        seed: u32,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        (
+            matrix(outputs, inputs, seed),
+            matrix(1, outputs, seed + 1),
+            matrix(rows, inputs, seed + 2),
+        )
+    }
+
     #[test]
     fn both_ways_compute_the_same_product_for_every_shape_the_encoder_uses() {
         // Rows on both sides of SHORT_INPUT_ROWS, remainders of the 4-token and 2-column
@@ -462,9 +477,7 @@ mod tests {
             (7, 12, 3),
             (5, 20, 7),
         ] {
-            let weight = matrix(outputs, inputs, 1);
-            let bias = matrix(1, outputs, 2);
-            let input = matrix(rows, inputs, 3);
+            let (weight, bias, input) = operands(rows, inputs, outputs, 1);
             let got = linear(&weight, &bias, &input, rows, inputs, Threads::One);
             let want = reference(&weight, &bias, &input, inputs);
             assert_eq!(got.len(), rows * outputs);
@@ -480,9 +493,7 @@ mod tests {
     #[test]
     fn the_same_input_gives_the_same_bits_alone_or_among_others() {
         let (inputs, outputs) = (384, 130);
-        let weight = matrix(outputs, inputs, 4);
-        let bias = matrix(1, outputs, 5);
-        let many = matrix(9, inputs, 6);
+        let (weight, bias, many) = operands(9, inputs, outputs, 4);
         let together = linear(&weight, &bias, &many, 9, inputs, Threads::One);
         for row in 0..9 {
             let input = &many[row * inputs..][..inputs];
@@ -505,9 +516,7 @@ mod tests {
             (3, 384, 3),
             (2, 384, 1),
         ] {
-            let weight = matrix(outputs, inputs, 7);
-            let bias = matrix(1, outputs, 8);
-            let input = matrix(rows, inputs, 9);
+            let (weight, bias, input) = operands(rows, inputs, outputs, 7);
             let one = linear(&weight, &bias, &input, rows, inputs, Threads::One);
             let two = pool.install(|| linear(&weight, &bias, &input, rows, inputs, Threads::Two));
             assert_eq!(one, two, "{rows}×{inputs}·{outputs} in the pool");
