@@ -10,6 +10,9 @@ is one set × part:
   medical           articles/questions_all.jsonl on that 4-article corpus, split by `article`
   squad             one corpus per squad/articles/*.txt, its crowd questions plus the off-topic
                     probes asked against it (`corpus_article`); Abstain is the probes' abstention
+  medical (ours)    eval/tuning/'s questions on the tuning medical articles, in the medical corpus
+  squad near-miss (ours)  eval/tuning/'s on-topic questions the tuning squad articles do not
+                    answer, each in its article's corpus (tuning part only)
 
 Usage:
   python3 scripts/eval.py                         # citebot on every set, both parts
@@ -51,6 +54,10 @@ PEERS_HOME = Path(os.environ.get("PEERS_WORK", Path.home() / ".cache" / "citebot
 COLUMNS = [("R@1", "recall@1"), ("R@3", "recall@3"), ("MRR@10", "mrr@10"),
            ("RefP", "ref_precision"), ("FAbst", "false_abstention_rate"),
            ("Abstain", "abstention_rate")]
+# Questions written for this repo, about tuning articles only (eval/tuning/README.md).
+OURS_MEDICAL = [ROOT / "eval" / "tuning" / "calcinosis-cutis.jsonl",
+                ROOT / "eval" / "tuning" / "morphea.jsonl"]
+OURS_SQUAD = [ROOT / "eval" / "tuning" / "squad-near-miss.jsonl"]
 KIND_ORDER = ("factoid", "lay", "typo", "abbrev", "multi", "citation", "unanswerable")
 
 
@@ -133,6 +140,20 @@ def part_of(split: dict[str, str], set_name: str, article: str, where: str) -> s
                            f"eval/split.toml; add it to one part before evaluating") from None
 
 
+def own_questions(split: dict[str, str], set_name: str, paths: list[Path]) -> list[dict]:
+    """The questions written for this repo (eval/tuning/), which may only be about tuning
+    articles: one about a reporting article would leak into the weights."""
+    questions = []
+    for path in paths:
+        for q in load_jsonl(path):
+            where = f"{path} ({q.get('qid')})"
+            if part_of(split, set_name, str(q.get("article")), where) != "tuning":
+                raise InputMissing(f"{where}: about {q.get('article')!r}, a reporting article of "
+                                   f"[{set_name}]; eval/tuning/ holds tuning articles only")
+            questions.append(q)
+    return questions
+
+
 def plan(shared: Path, split: dict[str, dict[str, str]], sets: list[str]) -> list[CorpusRun]:
     """Every corpus to build and the questions asked against it, with their rows."""
     eval_dir = shared / "eval"
@@ -162,11 +183,15 @@ def plan(shared: Path, split: dict[str, dict[str, str]], sets: list[str]) -> lis
             run.ask(q, "medical", part_of(split["medical"], "medical", str(article), where))
         for q in dev:
             run.ask(q, "dev (4 articles)", part_of(split["medical"], "medical", seed, "dev.jsonl"))
+        if "ours" in sets:
+            for q in own_questions(split["medical"], "medical", OURS_MEDICAL):
+                run.ask(q, "medical (ours)", "tuning")
         runs.append(run)
 
     if "squad" in sets:
         squad = eval_dir / "squad"
         probes = load_jsonl(squad / "offtopic.jsonl")
+        near_misses = own_questions(split["squad"], "squad", OURS_SQUAD) if "ours" in sets else []
         articles = sorted((squad / "articles").glob("*.txt"))
         if not articles:
             raise InputMissing(f"no article in {squad / 'articles'}")
@@ -179,6 +204,9 @@ def plan(shared: Path, split: dict[str, dict[str, str]], sets: list[str]) -> lis
             for q in probes:
                 if q.get("corpus_article") == slug:
                     run.ask(q, "squad", part)
+            for q in near_misses:
+                if q["article"] == slug:
+                    run.ask(q, "squad near-miss (ours)", "tuning")
             runs.append(run)
         known = {a.stem for a in articles}
         stray = sorted({str(q.get("corpus_article")) for q in probes} - known)
@@ -355,7 +383,7 @@ def kind_cells(row: dict, kinds: list[str]) -> list:
 def print_tables(report: dict, show_kinds: bool, markdown: bool) -> None:
     rows = report["rows"]
     # squad questions are all one kind; the by-kind table is for the medical sets.
-    kind_rows = [r for r in rows if r["set"] != "squad"]
+    kind_rows = [r for r in rows if not r["set"].startswith("squad")]
     kinds = [k for k in KIND_ORDER if any(k in r["by_kind"] for r in kind_rows)]
     labels = ["Abstain" if k == "unanswerable" else k for k in kinds]
     if markdown:
@@ -375,7 +403,7 @@ def print_tables(report: dict, show_kinds: bool, markdown: bool) -> None:
                 print(f"| {r['set']} | {r['part']} | {name} | "
                       + " | ".join(fmt(v).strip() for v in kind_cells(r, kinds)) + " |")
         return
-    head = f"{'set':<17} {'part':<9} {'system':<13} {'n':>5}  " + " ".join(
+    head = f"{'set':<22} {'part':<9} {'system':<13} {'n':>5}  " + " ".join(
         f"{c:>6}" for c, _ in COLUMNS)
     print(head)
     print("-" * len(head))
@@ -385,16 +413,16 @@ def print_tables(report: dict, show_kinds: bool, markdown: bool) -> None:
             print()
         last = (r["set"], r["part"])
         o = r["overall"]
-        print(f"{r['set']:<17} {r['part']:<9} {r['system']:<13} {o['n']:>5}  "
+        print(f"{r['set']:<22} {r['part']:<9} {r['system']:<13} {o['n']:>5}  "
               + " ".join(fmt(o.get(k)) for _, k in COLUMNS))
     if not show_kinds or not kinds:
         return
     print("\nR@1 by kind (unanswerable: Abstain), medical sets")
-    head = f"{'set':<17} {'part':<9} {'system':<13} " + " ".join(f"{k:>8}" for k in labels)
+    head = f"{'set':<22} {'part':<9} {'system':<13} " + " ".join(f"{k:>8}" for k in labels)
     print(head)
     print("-" * len(head))
     for r in kind_rows:
-        print(f"{r['set']:<17} {r['part']:<9} {r['system']:<13} "
+        print(f"{r['set']:<22} {r['part']:<9} {r['system']:<13} "
               + " ".join(f"{fmt(v):>8}" for v in kind_cells(r, kinds)))
 
 
@@ -450,8 +478,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="config.toml whose settings every run uses (default the repo's)")
     ap.add_argument("--shared", help="folder holding eval/ and peers/ (default ../shared)")
     ap.add_argument("--part", choices=("tuning", "reporting", "both"), default="both")
-    ap.add_argument("--sets", default="dev,medical,squad",
-                    help="comma-separated subset of dev,medical,squad (default all)")
+    ap.add_argument("--sets", default="dev,medical,squad,ours",
+                    help="comma-separated subset of dev,medical,squad,ours (default all; ours: "
+                         "eval/tuning/'s questions, asked in the medical and squad corpora)")
     ap.add_argument("--peers", action="store_true", help="add the peers' rows (cached)")
     ap.add_argument("--peer-list", default=",".join(PEERS),
                     help=f"which peers with --peers (default {','.join(PEERS)})")
@@ -469,9 +498,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
     args.sets = [s.strip() for s in args.sets.split(",") if s.strip()]
-    unknown = [s for s in args.sets if s not in ("dev", "medical", "squad")]
+    unknown = [s for s in args.sets if s not in ("dev", "medical", "squad", "ours")]
     if unknown or not args.sets:
-        ap.error(f"--sets takes dev, medical, squad; got {args.sets!r}")
+        ap.error(f"--sets takes dev, medical, squad, ours; got {args.sets!r}")
     args.peer_list = [p.strip() for p in args.peer_list.split(",") if p.strip()]
     bad = [p for p in args.peer_list if p not in PEERS]
     if bad:
@@ -525,7 +554,8 @@ def evaluate(args: argparse.Namespace, workdir: Path) -> dict:
 
     scores = {system: score_rows(scorer, runs, results, system) for system in systems}
     order = [("dev", p) for p in parts] + [("dev (4 articles)", p) for p in parts] + \
-            [(s, p) for s in ("medical", "squad") for p in parts]
+            [(s, p) for s in ("medical", "squad") for p in parts] + \
+            [(s, "tuning") for s in ("medical (ours)", "squad near-miss (ours)") if "tuning" in parts]
     rows = []
     for set_name, part in order:
         for system in systems:
