@@ -346,6 +346,9 @@ def main():
         gathered = gather(args.bin, work, args.ours)
         if args.cache:
             json.dump(gathered, open(args.cache, "w"))
+    if args.ours and not any(name == "medical (ours)" for name, _, _ in gathered):
+        sys.exit(f"train: --ours, but the rows cached in {args.cache} were gathered without it: "
+                 "pass another --cache file (or delete that one)")
     if not all(row["meaning"] for _, _, row in gathered):
         sys.exit("train: the binary answered without the meaning model: run "
                  "scripts/install-model.sh first (both models are trained from one run)")
