@@ -7,7 +7,8 @@
 //! out in the response itself (type 4); one not ready after `discord.defer_after_ms` is
 //! deferred (type 5, "citebot is thinking…") and its original response edited through the
 //! webhook on the API base when it is ready. The interaction's token authorises that edit,
-//! so the server needs no bot token.
+//! so the server needs no bot token. At most `http.max_deferred` answers wait deferred at
+//! once: they are held in memory only, and a replica that dies loses them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -229,8 +230,18 @@ fn autocomplete_response(server: &Server, command: &CommandInteraction) -> JsonR
     ))
 }
 
+/// How long after an interaction arrives its response must be sent at the latest: Discord
+/// drops one not acknowledged within 3 s, and the rest is the way back.
+const ACKNOWLEDGE_WITHIN: Duration = Duration::from_millis(2500);
+
 /// Answers with the reply when `work` finishes within `discord.defer_after_ms`; else answers
 /// "deferred" at once and edits the original response through the webhook when it is done.
+///
+/// A deferred answer holds one of `http.max_deferred` permits until its edit is sent. When
+/// none is free, the interaction keeps waiting for its answer (or a permit) until
+/// [`ACKNOWLEDGE_WITHIN`]: the response is slower, so what is sent to an overloaded replica
+/// is held back by its caller's concurrency instead of piling up in memory, where a replica
+/// that dies would lose it. Only past that deadline is it deferred without a permit.
 async fn respond_or_defer(
     server: &Arc<Server>,
     application_id: u64,
@@ -238,6 +249,7 @@ async fn respond_or_defer(
     ephemeral: bool,
     mut work: tokio::task::JoinHandle<Result<Reply, BotError>>,
 ) -> Result<JsonResponse, BotError> {
+    let arrived = Instant::now();
     let defer_after = Duration::from_millis(server.bot.settings.defer_after_ms);
     if !defer_after.is_zero() {
         if let Ok(joined) = tokio::time::timeout(defer_after, &mut work).await {
@@ -245,6 +257,27 @@ async fn respond_or_defer(
             return Ok(message_response(&reply));
         }
     }
+    let permit = match Arc::clone(&server.deferred).try_acquire_owned() {
+        Ok(permit) => Some(permit),
+        Err(_) => {
+            let deadline = tokio::time::Instant::from_std(arrived + ACKNOWLEDGE_WITHIN);
+            tokio::select! {
+                joined = &mut work => {
+                    let reply = joined.map_err(BotError::Task)??;
+                    return Ok(message_response(&reply));
+                }
+                permit = Arc::clone(&server.deferred).acquire_owned() => permit.ok(),
+                () = tokio::time::sleep_until(deadline) => {
+                    warn!(
+                        max_deferred = server.settings.max_deferred,
+                        "every deferred answer is taken and Discord's deadline is near: \
+                         deferring one more"
+                    );
+                    None
+                }
+            }
+        }
+    };
     let url = format!(
         "{}/api/v10/webhooks/{application_id}/{token}/messages/@original",
         server.api_base
@@ -254,6 +287,7 @@ async fn respond_or_defer(
     tokio::spawn(async move {
         // Counted in flight until the edit is sent, so SIGTERM's drain waits for it too.
         let _busy = bot.in_flight.enter();
+        let _permit = permit;
         let reply = match work.await {
             Ok(Ok(reply)) => reply,
             Ok(Err(error)) => {

@@ -108,6 +108,8 @@ mod server {
         pub webhook: reqwest::Client,
         limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
         in_flight: Arc<Semaphore>,
+        /// One permit per deferred answer whose edit is not sent yet (`http.max_deferred`).
+        pub deferred: Arc<Semaphore>,
     }
 
     /// A JSON body with its status: every answer of the API and of `/interactions`. The body
@@ -231,6 +233,7 @@ mod server {
             metrics.serving(&bot.engine.generation(), false);
             Ok(Server {
                 in_flight: Arc::new(Semaphore::new(http.max_in_flight)),
+                deferred: Arc::new(Semaphore::new(http.max_deferred)),
                 bot,
                 verifier,
                 settings: http,

@@ -28,6 +28,11 @@ pub struct HttpSettings {
     pub max_connections: usize,
     /// Requests handled at once at most; more get 503 with Retry-After.
     pub max_in_flight: usize,
+    /// Deferred answers (acknowledged to Discord, their edit not yet sent) one replica holds
+    /// at most. They live only in its memory, so this is what a replica that dies can lose.
+    /// When they are all taken, an interaction waits for its answer up to Discord's deadline
+    /// instead of being deferred, which slows what is sent to a replica that cannot keep up.
+    pub max_deferred: usize,
     /// Requests a minute one client address may make to the JSON API and the page (with a
     /// burst of the same size); 0 turns the limit off. Interactions are not limited here:
     /// they come from Discord's addresses and are signed.
@@ -49,6 +54,7 @@ impl Default for HttpSettings {
             request_timeout_seconds: 10.0,
             max_connections: 1024,
             max_in_flight: 64,
+            max_deferred: 32,
             rate_limit_per_minute: 120,
             trusted_proxies: Vec::new(),
             cors_allowed_origins: Vec::new(),
@@ -78,8 +84,11 @@ impl HttpSettings {
                 ));
             }
         }
-        if self.max_connections == 0 || self.max_in_flight == 0 {
-            return Err("http.max_connections and http.max_in_flight must be at least 1".into());
+        if self.max_connections == 0 || self.max_in_flight == 0 || self.max_deferred == 0 {
+            return Err(
+                "http.max_connections, http.max_in_flight and http.max_deferred must be at least 1"
+                    .into(),
+            );
         }
         for origin in &self.cors_allowed_origins {
             let parsed = url::Url::parse(origin).ok();
@@ -137,6 +146,7 @@ mod tests {
             ("max_body_bytes = 10", "http.max_body_bytes"),
             ("header_timeout_seconds = 0", "http.header_timeout_seconds"),
             ("max_in_flight = 0", "http.max_in_flight"),
+            ("max_deferred = 0", "http.max_deferred"),
             (
                 "cors_allowed_origins = [\"https://x.org/path\"]",
                 "cors_allowed_origins",
