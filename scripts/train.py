@@ -45,6 +45,8 @@ SHARED = ROOT.parent / "shared" / "eval"
 sys.path.insert(0, str(SHARED))
 import corpus_runs  # noqa: E402  (the shared runner's scratch configs)
 import score as scorer  # noqa: E402  (the shared scorer's evidence matching)
+sys.path.insert(0, str(ROOT / "scripts"))
+import eval as evaluation  # noqa: E402  (eval/tuning/'s questions, checked as eval.py checks them)
 
 CANDIDATE_FEATURES = [
     "bm25", "bm25_rank", "coverage", "text_coverage", "heading_coverage", "sentence_coverage",
@@ -62,31 +64,11 @@ F = {n: i for i, n in enumerate(CANDIDATE_FEATURES)}
 # on have 3 to 20 words, and a weight fitted there extrapolated badly: a one-word search
 # ("diltiazem") was refused and a pasted wall of 3,000 unknown words answered.
 DECISION_EXCLUDED = ["words"]
-# Questions written for this repo on the tuning medical articles (eval/tuning/README.md): more
-# lay, shorthand and unanswerable ones, trained on only with --ours. The shipped model is not:
-# with them the reporting part moved sideways and dev fell (docs/quality.md, "Tried and not
-# kept"); scripts/eval.py scores them as a check on tuning articles the weights never saw.
-# eval/tuning/squad-near-miss.jsonl is never trained on: with it the decision gave up squad's
-# off-topic abstention without learning to refuse the near misses.
-OURS_MEDICAL = [ROOT / "eval" / "tuning" / "calcinosis-cutis.jsonl",
-                ROOT / "eval" / "tuning" / "morphea.jsonl"]
 FALSE_ABSTENTION_COST = 4.0
 
 
 def load(path):
     return [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
-
-
-def own_questions(paths, tuning):
-    """eval/tuning/'s questions, written for this repo about tuning articles only."""
-    questions = []
-    for path in paths:
-        for q in load(path):
-            if q["article"] not in tuning:
-                sys.exit(f"train: {path} ({q['qid']}) is about {q['article']!r}, which is not a "
-                         "tuning article of eval/split.toml")
-            questions.append(q)
-    return questions
 
 
 def run_corpus(binary, where, questions):
@@ -114,9 +96,18 @@ def gather(binary, work, with_ours):
     medical_questions = [dict(q, article="calcinosis-cutis") for q in load(SHARED / "dev.jsonl")]
     medical_questions += [q for q in load(SHARED / "articles" / "questions_all.jsonl")
                           if q["article"] in tuning_medical]
-    # Ours, with --ours, are a set of their own: each set weighs the same, and these were
-    # written by other hands than the shared ones.
-    ours = own_questions(OURS_MEDICAL, tuning_medical) if with_ours else []
+    # eval/tuning/'s medical questions, only with --ours, as a set of their own (each set
+    # weighs the same; other hands wrote them). The shipped model is not trained on them: with
+    # them the reporting part moved sideways and dev fell (docs/quality.md, "Tried and not
+    # kept"). Its squad near misses are never trained on: with them the decision gave up
+    # squad's off-topic abstention without learning to refuse the near misses.
+    ours = []
+    if with_ours:
+        try:
+            parts = evaluation.load_split(ROOT / "eval" / "split.toml")
+            ours = evaluation.own_questions(parts["medical"], "medical", evaluation.OURS_MEDICAL)
+        except evaluation.EvalError as error:
+            sys.exit(f"train: {error}")
     own = sorted((ROOT / "corpus").glob("*.txt"))
     where = corpus_runs.scratch(ROOT, work / "medical", own + medical_articles)
     asked = medical_questions + ours
