@@ -4,7 +4,11 @@
 //! asked. The result, [`QuestionMeaning`], is what ranking sees: the similarity of the
 //! question to each passage and the passages nearest to it.
 //!
-//! The file is keyed by document ordinal (file order, fixed at rebuild), so it never depends
+//! Beside it, `tokens.bin` keeps every passage's [`TokenVectors`] (its word pieces in context,
+//! 8 bits a value with a scale per piece): token matching compares them with the question's,
+//! piece by piece, as features of the final ordering ([`crate::ranker::TokenMatch`]).
+//!
+//! The files are keyed by document ordinal (file order, fixed at rebuild), so they never depend
 //! on how tantivy laid out its segments. Brute-force cosine over every passage is exact and
 //! costs ~0.1 ms per thousand passages; a corpus of millions of passages would want an
 //! approximate index instead, and turns the meaning step off (`[meaning] enabled = false`).
@@ -14,15 +18,21 @@ use std::path::Path;
 
 use tantivy::{DocAddress, Searcher, TantivyDocument};
 
+use rustc_hash::FxHashMap;
+
 use crate::error::{Error, Result};
 use crate::index::Fields;
-use crate::meaning::MeaningModel;
+use crate::meaning::{MeaningModel, TokenVectors, DIMENSIONS};
 use crate::passage::{Passage, PassageKind};
+use crate::ranker::TokenMatch;
 
 /// The file's name inside a generation folder.
 pub const FILE: &str = "embeddings.bin";
+/// The passages' token vectors, inside a generation folder.
+pub const TOKENS_FILE: &str = "tokens.bin";
 
 const MAGIC: &[u8; 8] = b"CBEMBED1";
+const TOKENS_MAGIC: &[u8; 8] = b"CBTOKEN1";
 
 /// How many passages nearest in meaning join BM25's candidates.
 pub const NEAREST: usize = 10;
@@ -35,6 +45,138 @@ pub struct Embeddings {
     present: Vec<bool>,
     /// Where each ordinal's document is in this generation's tantivy index.
     addresses: Vec<Option<DocAddress>>,
+    tokens: TokenStore,
+}
+
+/// A text's [`TokenVectors`] in 8 bits a value: each piece's vector divided by its largest
+/// magnitude and rounded to -127..=127, with that magnitude kept. A cosine computed from it is
+/// within about 0.01 of the exact one, and a passage of 130 pieces takes 51 KB, not 200.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct QuantisedTokens {
+    ids: Vec<u32>,
+    scales: Vec<f32>,
+    values: Vec<i8>,
+}
+
+impl QuantisedTokens {
+    fn of(tokens: &TokenVectors) -> QuantisedTokens {
+        let mut out = QuantisedTokens::default();
+        for index in 0..tokens.len() {
+            let row = tokens.row(index);
+            let largest = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            out.ids.push(tokens.ids[index]);
+            out.scales.push(largest);
+            let factor = if largest > 0.0 { 127.0 / largest } else { 0.0 };
+            out.values.extend(
+                row.iter()
+                    .map(|v| (v * factor).round().clamp(-127.0, 127.0) as i8),
+            );
+        }
+        out
+    }
+
+    /// Appends the encoding used in the cache and in [`TOKENS_FILE`]: the count, then each
+    /// piece's id, scale and values.
+    fn encode(&self, bytes: &mut Vec<u8>) {
+        bytes.extend_from_slice(&(self.ids.len() as u32).to_le_bytes());
+        for (index, (id, scale)) in self.ids.iter().zip(&self.scales).enumerate() {
+            bytes.extend_from_slice(&id.to_le_bytes());
+            bytes.extend_from_slice(&scale.to_le_bytes());
+            bytes.extend(
+                self.values[index * DIMENSIONS..(index + 1) * DIMENSIONS]
+                    .iter()
+                    .map(|&v| v as u8),
+            );
+        }
+    }
+
+    /// Reads [`QuantisedTokens::encode`]'s bytes from the start of `bytes`; returns them and
+    /// how many bytes they took, or `None` when the bytes are cut short or malformed.
+    fn decode(bytes: &[u8]) -> Option<(QuantisedTokens, usize)> {
+        let count = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        let piece = 8 + DIMENSIONS;
+        let end = count.checked_mul(piece)?.checked_add(4)?;
+        let body = bytes.get(4..end)?;
+        let mut out = QuantisedTokens {
+            ids: Vec::with_capacity(count),
+            scales: Vec::with_capacity(count),
+            values: Vec::with_capacity(count * DIMENSIONS),
+        };
+        for chunk in body.chunks_exact(piece) {
+            out.ids
+                .push(u32::from_le_bytes(chunk[..4].try_into().ok()?));
+            let scale = f32::from_le_bytes(chunk[4..8].try_into().ok()?);
+            if !scale.is_finite() || scale < 0.0 {
+                return None;
+            }
+            out.scales.push(scale);
+            out.values.extend(chunk[8..].iter().map(|&b| b as i8));
+        }
+        Some((out, end))
+    }
+}
+
+/// Every passage's quantised token vectors by ordinal, and the rarity of each word piece
+/// among the passages: a piece in every passage (the article's title) says nothing of which
+/// passage answers.
+struct TokenStore {
+    /// Ordinal `o`'s pieces are `starts[o]..starts[o + 1]`.
+    starts: Vec<usize>,
+    ids: Vec<u32>,
+    scales: Vec<f32>,
+    values: Vec<i8>,
+    /// ln((passages + 1) / (passages holding the piece + 1)).
+    idf: FxHashMap<u32, f32>,
+    /// The same for a piece no passage holds.
+    unseen_idf: f32,
+}
+
+impl TokenStore {
+    fn new(by_ordinal: Vec<QuantisedTokens>) -> TokenStore {
+        let mut store = TokenStore {
+            starts: vec![0],
+            ids: Vec::new(),
+            scales: Vec::new(),
+            values: Vec::new(),
+            idf: FxHashMap::default(),
+            unseen_idf: 0.0,
+        };
+        let mut holding: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut passages = 0u32;
+        for tokens in by_ordinal {
+            if !tokens.ids.is_empty() {
+                passages += 1;
+                let mut distinct = tokens.ids.clone();
+                distinct.sort_unstable();
+                distinct.dedup();
+                for id in distinct {
+                    *holding.entry(id).or_default() += 1;
+                }
+            }
+            store.ids.extend(tokens.ids);
+            store.scales.extend(tokens.scales);
+            store.values.extend(tokens.values);
+            store.starts.push(store.ids.len());
+        }
+        let total = f64::from(passages) + 1.0;
+        store.idf = holding
+            .into_iter()
+            .map(|(id, count)| (id, (total / (f64::from(count) + 1.0)).ln() as f32))
+            .collect();
+        store.unseen_idf = total.ln() as f32;
+        store
+    }
+
+    fn idf(&self, id: u32) -> f32 {
+        self.idf.get(&id).copied().unwrap_or(self.unseen_idf)
+    }
+}
+
+/// A question's token vectors with each piece's rarity in this generation.
+#[derive(Debug, Clone)]
+struct QuestionTokens {
+    vectors: Vec<f32>,
+    weights: Vec<f32>,
 }
 
 /// What the meaning step says of one question.
@@ -45,6 +187,7 @@ pub struct QuestionMeaning {
     /// Every passage's similarity, highest first: the rank of a value is a binary search.
     sorted: Vec<f32>,
     nearest: Vec<(DocAddress, f32)>,
+    tokens: Option<QuestionTokens>,
 }
 
 impl QuestionMeaning {
@@ -106,8 +249,8 @@ fn passages_by_ordinal(searcher: &Searcher, fields: &Fields) -> Vec<(u64, DocAdd
     found
 }
 
-/// Embeds every passage of the freshly built index in `folder` and writes [`FILE`] there.
-/// Returns how many passages it embedded.
+/// Embeds every passage of the freshly built index in `folder` and writes [`FILE`] and
+/// [`TOKENS_FILE`] there. Returns how many passages it embedded.
 pub fn write(
     folder: &Path,
     searcher: &Searcher,
@@ -118,31 +261,34 @@ pub fn write(
     let count = passages
         .last()
         .map_or(0, |(ordinal, _, _)| *ordinal as usize + 1);
-    let dimension = crate::meaning::DIMENSIONS;
+    let dimension = DIMENSIONS;
     let mut vectors = vec![0f32; count * dimension];
     let mut present = vec![false; count];
+    let mut tokens = vec![QuantisedTokens::default(); count];
     let cache = EmbeddingCache::for_model(model);
     let texts: Vec<String> = passages.iter().map(|(_, _, p)| passage_text(p)).collect();
     let mut missing: Vec<usize> = Vec::new();
     for (position, (ordinal, _, _)) in passages.iter().enumerate() {
         let at = *ordinal as usize;
         match cache.as_ref().and_then(|c| c.get(&texts[position])) {
-            Some(found) => {
+            Some((found, found_tokens)) => {
                 vectors[at * dimension..(at + 1) * dimension].copy_from_slice(&found);
                 present[at] = true;
+                tokens[at] = found_tokens;
             }
             None => missing.push(position),
         }
     }
     for chunk in missing.chunks(32) {
         let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-        let embedded = model.embed(&refs);
-        for (&position, embedding) in chunk.iter().zip(embedded) {
+        let embedded = model.embed_with_tokens(&refs);
+        for (&position, (embedding, words)) in chunk.iter().zip(embedded) {
             let at = passages[position].0 as usize;
             vectors[at * dimension..(at + 1) * dimension].copy_from_slice(embedding.as_slice());
             present[at] = true;
+            tokens[at] = QuantisedTokens::of(&words);
             if let Some(cache) = &cache {
-                cache.put(&texts[position], embedding.as_slice());
+                cache.put(&texts[position], embedding.as_slice(), &tokens[at]);
             }
         }
     }
@@ -154,21 +300,36 @@ pub fn write(
     for value in &vectors {
         bytes.extend_from_slice(&value.to_le_bytes());
     }
-    let path = folder.join(FILE);
-    std::fs::File::create(&path)
+    write_file(&folder.join(FILE), &bytes)?;
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(TOKENS_MAGIC);
+    bytes.extend_from_slice(&(dimension as u32).to_le_bytes());
+    bytes.extend_from_slice(&(count as u64).to_le_bytes());
+    for passage in &tokens {
+        passage.encode(&mut bytes);
+    }
+    write_file(&folder.join(TOKENS_FILE), &bytes)?;
+    Ok(passages.len())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::File::create(path)
         .and_then(|mut file| {
-            file.write_all(&bytes)?;
+            file.write_all(bytes)?;
             file.sync_all()
         })
-        .map_err(|source| Error::IndexNotWritable { path, source })?;
-    Ok(passages.len())
+        .map_err(|source| Error::IndexNotWritable {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Passage embeddings kept between rebuilds, one small file per text under
 /// `~/.cache/citebot/embeddings/<model fingerprint>/`: editing one article of a large corpus
 /// re-embeds only its passages, and the many test indexes of one corpus embed it once. Keyed by
-/// the text's SHA-256, so a changed passage is a new entry. Only a cache: any failure to read
-/// or write it means embedding again, never an error.
+/// the text's SHA-256, so a changed passage is a new entry. An entry holds the sentence
+/// embedding and the quantised token vectors. Only a cache: any failure to read or write it
+/// (or an entry of an older layout) means embedding again, never an error.
 struct EmbeddingCache {
     folder: std::path::PathBuf,
 }
@@ -190,25 +351,27 @@ impl EmbeddingCache {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(text.as_bytes());
         let name: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.folder.join(name)
+        // ".t": entries that hold token vectors too; the older sentence-only entries beside
+        // them are never read.
+        self.folder.join(format!("{name}.t"))
     }
 
-    fn get(&self, text: &str) -> Option<Vec<f32>> {
+    fn get(&self, text: &str) -> Option<(Vec<f32>, QuantisedTokens)> {
         let bytes = std::fs::read(self.path(text)).ok()?;
-        if bytes.len() != crate::meaning::DIMENSIONS * 4 {
-            return None;
-        }
-        Some(
-            bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-        )
+        let sentence = DIMENSIONS * 4;
+        let vector = bytes
+            .get(..sentence)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let (tokens, used) = QuantisedTokens::decode(&bytes[sentence..])?;
+        (sentence + used == bytes.len()).then_some((vector, tokens))
     }
 
-    fn put(&self, text: &str, values: &[f32]) {
+    fn put(&self, text: &str, values: &[f32], tokens: &QuantisedTokens) {
         let path = self.path(text);
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        tokens.encode(&mut bytes);
         // Written aside and renamed: a reader never sees half an entry.
         let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
         if std::fs::write(&temporary, bytes).is_ok() && std::fs::rename(&temporary, &path).is_err()
@@ -255,16 +418,72 @@ impl Embeddings {
                 }
             }
         }
+        let tokens = read_tokens(&generation.join(TOKENS_FILE), count)?;
         Ok(Embeddings {
             dimension,
             vectors,
             present,
             addresses,
+            tokens,
         })
     }
 
-    /// Compares `question` (a normalised embedding) with every passage.
-    pub fn for_question(&self, question: &[f32]) -> QuestionMeaning {
+    /// The token match of the question with the passage of `ordinal`; `None` when the
+    /// question's token vectors were not given or the ordinal is not a passage.
+    pub fn token_match(&self, meaning: &QuestionMeaning, ordinal: u64) -> Option<TokenMatch> {
+        let question = meaning.tokens.as_ref()?;
+        let ordinal = usize::try_from(ordinal).ok()?;
+        let store = &self.tokens;
+        let range = *store.starts.get(ordinal)?..*store.starts.get(ordinal + 1)?;
+        if range.is_empty() || question.weights.is_empty() {
+            return Some(TokenMatch::default());
+        }
+        let mut passage = Vec::with_capacity(range.len() * DIMENSIONS);
+        for index in range.clone() {
+            let scale = store.scales[index] / 127.0;
+            passage.extend(
+                store.values[index * DIMENSIONS..(index + 1) * DIMENSIONS]
+                    .iter()
+                    .map(|&v| f32::from(v) * scale),
+            );
+        }
+        let cosines = crate::meaning::cosines(&question.vectors, &passage);
+        let columns = range.len();
+        // For each question piece its best match in the passage, and the reverse.
+        let mut best_of_question = vec![f32::MIN; question.weights.len()];
+        let mut best_of_passage = vec![f32::MIN; columns];
+        for (row, values) in cosines.chunks_exact(columns).enumerate() {
+            for (column, &value) in values.iter().enumerate() {
+                best_of_question[row] = best_of_question[row].max(value);
+                best_of_passage[column] = best_of_passage[column].max(value);
+            }
+        }
+        let weight_sum: f32 = question.weights.iter().sum();
+        let recall = best_of_question
+            .iter()
+            .zip(&question.weights)
+            .fold(0.0f32, |sum, (value, weight)| sum + value * weight)
+            / weight_sum;
+        let mut sorted = best_of_question.clone();
+        sorted.sort_by(f32::total_cmp);
+        let weakest_two = sorted.iter().take(2).sum::<f32>() / sorted.len().min(2) as f32;
+        let (mut precision, mut passage_weight) = (0.0f32, 0.0f32);
+        for (value, index) in best_of_passage.iter().zip(range) {
+            let weight = store.idf(store.ids[index]);
+            precision += value * weight;
+            passage_weight += weight;
+        }
+        Some(TokenMatch {
+            recall,
+            weakest: sorted[0],
+            weakest_two,
+            precision: precision / passage_weight.max(1e-9),
+        })
+    }
+
+    /// Compares `question` (a normalised embedding) with every passage; with the question's
+    /// token vectors, token matching is ready too ([`Embeddings::token_match`]).
+    pub fn for_question(&self, question: &[f32], tokens: Option<&TokenVectors>) -> QuestionMeaning {
         let similarity: Vec<Option<f32>> = self
             .vectors
             .chunks_exact(self.dimension)
@@ -292,10 +511,136 @@ impl Embeddings {
             .filter_map(|(ordinal, value)| Some((self.addresses[ordinal]?, value)))
             .take(NEAREST)
             .collect();
+        let tokens = tokens.map(|tokens| QuestionTokens {
+            vectors: tokens.vectors.clone(),
+            // Never zero, so a question of common pieces still averages them all.
+            weights: tokens
+                .ids
+                .iter()
+                .map(|&id| self.tokens.idf(id) + 1e-6)
+                .collect(),
+        });
         QuestionMeaning {
             similarity,
             sorted,
             nearest,
+            tokens,
         }
+    }
+}
+
+/// Reads [`TOKENS_FILE`]: `count` ordinals' quantised token vectors.
+fn read_tokens(path: &Path, count: usize) -> std::result::Result<TokenStore, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let damaged = || format!("{} is damaged", path.display());
+    if bytes.len() < 20 || &bytes[..8] != TOKENS_MAGIC {
+        return Err(damaged());
+    }
+    let dimension = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| damaged())?);
+    let stored = u64::from_le_bytes(bytes[12..20].try_into().map_err(|_| damaged())?);
+    if dimension as usize != DIMENSIONS || stored != count as u64 {
+        return Err(damaged());
+    }
+    let mut at = 20;
+    let mut by_ordinal = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (tokens, used) = QuantisedTokens::decode(&bytes[at..]).ok_or_else(damaged)?;
+        by_ordinal.push(tokens);
+        at += used;
+    }
+    if at != bytes.len() {
+        return Err(damaged());
+    }
+    Ok(TokenStore::new(by_ordinal))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A unit vector along axis `axis`, a little of axis `axis + 1` mixed in.
+    fn unit(axis: usize, mix: f32) -> Vec<f32> {
+        let mut row = vec![0.0f32; DIMENSIONS];
+        row[axis] = 1.0;
+        row[axis + 1] = mix;
+        let length = (1.0 + mix * mix).sqrt();
+        row.iter_mut().for_each(|v| *v /= length);
+        row
+    }
+
+    fn tokens(rows: &[(u32, Vec<f32>)]) -> TokenVectors {
+        TokenVectors {
+            ids: rows.iter().map(|(id, _)| *id).collect(),
+            vectors: rows.iter().flat_map(|(_, row)| row.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn quantised_tokens_round_trip_and_keep_cosines_close() {
+        let words = tokens(&[(7, unit(0, 0.3)), (9, unit(5, -0.8))]);
+        let quantised = QuantisedTokens::of(&words);
+        let mut bytes = Vec::new();
+        quantised.encode(&mut bytes);
+        assert_eq!(bytes.len(), 4 + 2 * (8 + DIMENSIONS));
+        let (decoded, used) = QuantisedTokens::decode(&bytes).expect("decodes");
+        assert_eq!((decoded, used), (quantised.clone(), bytes.len()));
+        // Cut short or with a negative scale: refused, never a panic.
+        assert!(QuantisedTokens::decode(&bytes[..bytes.len() - 1]).is_none());
+        let mut bad = bytes.clone();
+        bad[8..12].copy_from_slice(&(-1.0f32).to_le_bytes());
+        assert!(QuantisedTokens::decode(&bad).is_none());
+        // The dequantised rows keep their cosines with the originals to within 0.01.
+        for index in 0..2 {
+            let scale = quantised.scales[index] / 127.0;
+            let back: Vec<f32> = quantised.values[index * DIMENSIONS..(index + 1) * DIMENSIONS]
+                .iter()
+                .map(|&v| f32::from(v) * scale)
+                .collect();
+            let cosine: f32 = back.iter().zip(words.row(index)).map(|(a, b)| a * b).sum();
+            assert!((cosine - 1.0).abs() < 0.01, "{cosine}");
+        }
+    }
+
+    /// Embeddings of three passages with the given token vectors (sentence vectors unused).
+    fn embeddings(passages: &[TokenVectors]) -> Embeddings {
+        Embeddings {
+            dimension: DIMENSIONS,
+            vectors: vec![0.0; passages.len() * DIMENSIONS],
+            present: vec![true; passages.len()],
+            addresses: vec![None; passages.len()],
+            tokens: TokenStore::new(passages.iter().map(QuantisedTokens::of).collect()),
+        }
+    }
+
+    #[test]
+    fn token_match_rewards_the_passage_holding_each_piece_asked() {
+        // Pieces 1 and 2 are asked; passage 0 holds both (in other vectors, close), passage 1
+        // only the first, passage 2 neither. Piece 5 is in every passage: it weighs nothing.
+        let both = tokens(&[(1, unit(0, 0.1)), (2, unit(2, 0.1)), (5, unit(10, 0.0))]);
+        let one = tokens(&[(1, unit(0, 0.1)), (3, unit(20, 0.0)), (5, unit(10, 0.0))]);
+        let neither = tokens(&[(4, unit(30, 0.0)), (5, unit(10, 0.0))]);
+        let store = embeddings(&[both, one, neither]);
+        let question = tokens(&[(1, unit(0, 0.0)), (2, unit(2, 0.0))]);
+        let meaning = store.for_question(&vec![0.0; DIMENSIONS], Some(&question));
+        let matched: Vec<TokenMatch> = (0..3)
+            .map(|ordinal| store.token_match(&meaning, ordinal).expect("a passage"))
+            .collect();
+        assert!(matched[0].recall > 0.98, "{:?}", matched[0]);
+        assert!(matched[0].weakest > 0.98);
+        // Rarer pieces weigh more: piece 1 is in two of the three passages, piece 2 in one.
+        let (common, rare) = ((4.0f32 / 3.0).ln(), 2.0f32.ln());
+        let expected = common / (common + rare);
+        assert!(
+            (matched[1].recall - expected).abs() < 0.02,
+            "{:?}",
+            matched[1]
+        );
+        assert!(matched[1].weakest.abs() < 0.02);
+        assert!(matched[2].recall.abs() < 0.02, "{:?}", matched[2]);
+        assert!(matched[0].precision > matched[1].precision);
+        // Past the last ordinal, or without the question's pieces: nothing to match.
+        assert!(store.token_match(&meaning, 3).is_none());
+        let without = store.for_question(&vec![0.0; DIMENSIONS], None);
+        assert!(store.token_match(&without, 0).is_none());
     }
 }

@@ -187,9 +187,9 @@ impl Engine {
         let embeddings = loaded.open.embeddings.as_ref()?;
         let text = crate::query::truncate_chars(question, self.config.search.max_question_chars);
         model
-            .embed(&[text])
+            .embed_with_tokens(&[text])
             .pop()
-            .map(|embedding| embeddings.for_question(embedding.as_slice()))
+            .map(|(embedding, tokens)| embeddings.for_question(embedding.as_slice(), Some(&tokens)))
     }
 
     /// The articles in the index. Reads every article's record: for a large corpus prefer

@@ -58,6 +58,33 @@ pub struct CandidateFeatures {
     pub meaning_rank: f32,
 }
 
+/// How the question's word pieces match the passage's, in context: for each piece of the
+/// question the cosine of its last-layer vector with the closest piece of the passage
+/// ([`crate::meaning::TokenVectors`]). Finer than the sentence embeddings' one cosine: a
+/// passage that holds each thing asked, in other words, scores high, where a long passage on
+/// the same subject blurs. Zero without the meaning step.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TokenMatch {
+    /// The best cosines averaged over the question's pieces, rare pieces weighing more.
+    pub recall: f32,
+    /// The question piece matched worst.
+    pub weakest: f32,
+    /// The two matched worst, averaged (the one piece when there is one).
+    pub weakest_two: f32,
+    /// The other way round: each passage piece's best cosine with the question, averaged
+    /// with the passage pieces' rarity.
+    pub precision: f32,
+}
+
+impl TokenMatch {
+    /// Names in the order of [`TokenMatch::values`].
+    pub const NAMES: [&'static str; 4] = ["recall", "weakest", "weakest_two", "precision"];
+
+    pub fn values(&self) -> [f32; 4] {
+        [self.recall, self.weakest, self.weakest_two, self.precision]
+    }
+}
+
 /// What the decision to answer sees: the best candidate after ranking, and the question.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct QuestionFeatures {
@@ -196,12 +223,18 @@ impl Linear {
     }
 }
 
-/// One trained model: ranking, the answer/abstain decision, and the margin under which the
-/// second passage is shown too.
+/// One trained model: ranking, the answer/abstain decision, the final ordering, and the
+/// margin under which the second passage is shown too.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     rank: Linear,
+    /// The order shown, over [`CandidateFeatures`] then [`TokenMatch`], once the decision
+    /// (which sees `rank`'s order) has chosen to answer. Kept apart from `rank` because
+    /// token matching moves the best passage's score in ways the decision was not trained
+    /// for: with it in `rank`, the off-topic abstention fell from 0.95 to 0.91
+    /// (docs/quality.md). `None` in the words-only model, which has no token vectors.
+    order: Option<Linear>,
     /// Logistic regression over [`QuestionFeatures`]: the probability that the best passage
     /// answers.
     answer: Linear,
@@ -215,6 +248,25 @@ impl Model {
     /// The candidate's score; higher ranks first.
     pub fn score(&self, features: &CandidateFeatures) -> f32 {
         self.rank.apply(&features.values())
+    }
+
+    /// The candidate's score in the order shown, when the model has one (else `None`, and
+    /// [`Model::score`]'s order stands).
+    pub fn order_score(
+        &self,
+        features: &CandidateFeatures,
+        token_match: &TokenMatch,
+    ) -> Option<f32> {
+        let order = self.order.as_ref()?;
+        let mut values = [0.0f32; CandidateFeatures::NAMES.len() + TokenMatch::NAMES.len()];
+        values[..CandidateFeatures::NAMES.len()].copy_from_slice(&features.values());
+        values[CandidateFeatures::NAMES.len()..].copy_from_slice(&token_match.values());
+        Some(order.apply(&values))
+    }
+
+    /// Whether the model orders by token matching too.
+    pub fn orders_by_tokens(&self) -> bool {
+        self.order.is_some()
     }
 
     /// The probability that the best passage answers the question.
@@ -241,6 +293,7 @@ struct RankerFile {
     format: u32,
     candidate_features: Vec<String>,
     question_features: Vec<String>,
+    token_match_features: Vec<String>,
     /// With sentence embeddings.
     meaning: Model,
     /// Words only: the meaning features are zero.
@@ -250,7 +303,8 @@ struct RankerFile {
     trained_on: String,
 }
 
-const FORMAT: u32 = 1;
+/// 2: the order shown (`order`) over the candidate features and token matching.
+const FORMAT: u32 = 2;
 
 /// The shipped ranker, trained by scripts/train.py.
 const BUILTIN: &str = include_str!("../data/ranker.json");
@@ -305,6 +359,13 @@ impl Ranker {
                 QuestionFeatures::NAMES
             ));
         }
+        if file.token_match_features != TokenMatch::NAMES {
+            return Err(format!(
+                "trained on token match features {:?}, this citebot computes {:?}",
+                file.token_match_features,
+                TokenMatch::NAMES
+            ));
+        }
         for (model, name) in [(&file.meaning, "meaning"), (&file.words, "words")] {
             model
                 .rank
@@ -312,6 +373,15 @@ impl Ranker {
             model
                 .answer
                 .check(QuestionFeatures::NAMES.len(), &format!("{name}.answer"))?;
+            if let Some(order) = &model.order {
+                order.check(
+                    CandidateFeatures::NAMES.len() + TokenMatch::NAMES.len(),
+                    &format!("{name}.order"),
+                )?;
+            }
+        }
+        if file.words.order.is_some() {
+            return Err("the words-only model has an order over token matching, which needs the meaning step".into());
         }
         Ok(Ranker {
             meaning: file.meaning,
@@ -343,6 +413,50 @@ mod tests {
         let text = BUILTIN.replacen("\"bm25_rank\"", "\"bm25_position\"", 1);
         let message = Ranker::parse(&text).expect_err("other features");
         assert!(message.contains("bm25_position"), "{message}");
+    }
+
+    #[test]
+    fn the_order_shown_is_a_weighted_sum_over_candidate_and_token_match_features() {
+        let mut weights = vec![0.0f32; 20];
+        weights[0] = 1.0; // bm25
+        weights[16] = 2.0; // recall
+        weights[19] = -1.0; // precision
+        let model: Model = serde_json::from_value(serde_json::json!({
+            "rank": {"weights": vec![0.0; 16], "bias": 0.0},
+            "order": {"weights": weights, "bias": 0.25},
+            "answer": {"weights": vec![0.0; 13], "bias": 0.0},
+            "answer_threshold": 0.5, "show_margin": 0.0,
+        }))
+        .expect("model");
+        let features = CandidateFeatures {
+            bm25: 0.5,
+            ..CandidateFeatures::default()
+        };
+        let matched = TokenMatch {
+            recall: 0.75,
+            precision: 0.5,
+            ..TokenMatch::default()
+        };
+        assert!(model.orders_by_tokens());
+        assert_eq!(model.order_score(&features, &matched), Some(1.75));
+        let builtin = Ranker::builtin();
+        assert!(!builtin.model(false).orders_by_tokens());
+        assert_eq!(builtin.model(false).order_score(&features, &matched), None);
+    }
+
+    #[test]
+    fn an_order_of_the_wrong_width_or_in_the_words_model_is_refused() {
+        let mut file: serde_json::Value = serde_json::from_str(BUILTIN).expect("json");
+        file["meaning"]["order"] = serde_json::json!({"weights": vec![0.0; 16], "bias": 0.0});
+        let message = Ranker::parse(&file.to_string()).expect_err("too few weights");
+        assert!(
+            message.contains("meaning.order has 16 weights for 20"),
+            "{message}"
+        );
+        file["meaning"]["order"] = serde_json::Value::Null;
+        file["words"]["order"] = serde_json::json!({"weights": vec![0.0; 20], "bias": 0.0});
+        let message = Ranker::parse(&file.to_string()).expect_err("words model");
+        assert!(message.contains("needs the meaning step"), "{message}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::embeddings::QuestionMeaning;
 use crate::index::{Fields, OpenIndex};
 use crate::passage::{Passage, PassageKind};
 use crate::query::{self, AnalysedQuestion, Concept, Origin, Variant, Vocabulary};
-use crate::ranker::{CandidateFeatures, QuestionFeatures, Ranker};
+use crate::ranker::{CandidateFeatures, QuestionFeatures, Ranker, TokenMatch};
 
 /// What one index generation lets citebot remember between questions: decoded passages with
 /// their words (decoding and analysing a passage costs more than scoring it), document
@@ -500,12 +500,19 @@ pub struct Candidates {
 }
 
 impl Candidates {
-    /// Each candidate's passage, features and raw BM25 score, best first (for
+    /// Each candidate's passage, features, token match and raw BM25 score, best first (for
     /// scripts/train.py).
-    pub fn each(&self) -> impl Iterator<Item = (&Passage, &CandidateFeatures, f32)> {
-        self.ranked
-            .iter()
-            .map(|r| (r.analysed.passage.as_ref(), &r.features, r.bm25))
+    pub fn each(
+        &self,
+    ) -> impl Iterator<Item = (&Passage, &CandidateFeatures, Option<&TokenMatch>, f32)> {
+        self.ranked.iter().map(|r| {
+            (
+                r.analysed.passage.as_ref(),
+                &r.features,
+                r.token_match.as_ref(),
+                r.bm25,
+            )
+        })
     }
 }
 
@@ -606,6 +613,22 @@ pub fn candidates(context: &Context<'_>, question: &str) -> Option<Candidates> {
         best_meaning: meaning.map_or(0.0, QuestionMeaning::best),
         top_bm25: top.map_or(0.0, |r| r.bm25.ln_1p()),
     };
+    // The decision above saw the order it was trained on; the order shown is refined by
+    // token matching. Not for questions about the cited works or "reference 15", whose
+    // order follows the citations.
+    let model = context.model();
+    if model.orders_by_tokens() && !analysed.wants_citation && reference_number.is_none() {
+        for candidate in &mut ranked {
+            if let Some(score) = candidate
+                .token_match
+                .as_ref()
+                .and_then(|matched| model.order_score(&candidate.features, matched))
+            {
+                candidate.score = score;
+            }
+        }
+        sort_ranked(&mut ranked);
+    }
     // In "reference 99999" the number is the reference asked for, not a word to search.
     let asks_by_number = analysed.reference_number.is_some();
     let has_content = reference_number.is_some()
@@ -897,6 +920,8 @@ struct Ranked {
     /// The raw BM25 score (0 for a candidate only the meaning step found).
     bm25: f32,
     features: CandidateFeatures,
+    /// How the question's word pieces match the passage's; `None` without the meaning step.
+    token_match: Option<TokenMatch>,
     score: f32,
     best_sentences: Vec<usize>,
 }
@@ -1039,11 +1064,19 @@ fn rank(
             meaning_gap: 0.0,
             meaning_rank: similarity.map_or(0.0, |(_, rank)| 1.0 / (1.0 + rank as f32)),
         };
+        let token_match = context
+            .open
+            .embeddings
+            .as_ref()
+            .zip(context.meaning)
+            .zip(passage.ordinal)
+            .and_then(|((embeddings, meaning), ordinal)| embeddings.token_match(meaning, ordinal));
         ranked.push(Ranked {
             analysed: passage,
             address,
             bm25,
             features,
+            token_match,
             score: 0.0,
             best_sentences,
         });
@@ -1123,6 +1156,7 @@ fn follow_citations(
                     bm25: 0.0,
                     // What answers is the body passage that cites it.
                     features: body_features,
+                    token_match: None,
                     score: 0.0,
                     best_sentences: vec![0],
                 },
@@ -1195,6 +1229,7 @@ fn promote_reference(
                 coverage: 1.0,
                 ..CandidateFeatures::default()
             },
+            token_match: None,
             score,
             best_sentences: vec![0],
         },

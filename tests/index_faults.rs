@@ -193,6 +193,52 @@ fn damaged_manifest_and_current_pointer_are_rebuilt() {
     }
 }
 
+/// The meaning step's files of a generation (passage embeddings and token vectors) damaged in
+/// the ways a disk or a copy damages them: the index is rebuilt and answers, never read half.
+#[test]
+fn damaged_embedding_and_token_files_are_rebuilt() {
+    type Damage = fn(&Path);
+    let cases: [(&str, Damage); 5] = [
+        ("tokens.bin deleted", |generation| {
+            let _ = fs::remove_file(generation.join("tokens.bin"));
+        }),
+        ("tokens.bin cut short", |generation| {
+            let path = generation.join("tokens.bin");
+            let bytes = fs::read(&path).expect("tokens.bin");
+            fs::write(&path, &bytes[..bytes.len() / 2]).expect("cut");
+        }),
+        ("tokens.bin with a byte more", |generation| {
+            let path = generation.join("tokens.bin");
+            let mut bytes = fs::read(&path).expect("tokens.bin");
+            bytes.push(0);
+            fs::write(&path, bytes).expect("grow");
+        }),
+        ("tokens.bin's first count a billion", |generation| {
+            let path = generation.join("tokens.bin");
+            let mut bytes = fs::read(&path).expect("tokens.bin");
+            bytes[20..24].copy_from_slice(&1_000_000_000u32.to_le_bytes());
+            fs::write(&path, bytes).expect("write");
+        }),
+        ("embeddings.bin garbage", |generation| {
+            let _ = fs::write(generation.join("embeddings.bin"), b"CBEMBED1 not a header");
+        }),
+    ];
+    for (what, damage) in cases {
+        let env = env_with_built_index();
+        assert!(
+            env.live_generation().join("tokens.bin").is_file(),
+            "the shared index was built with the meaning step"
+        );
+        damage(&env.live_generation());
+        let stderr = assert_answers(&env, what);
+        assert!(
+            stderr.contains("rebuil") || stderr.contains("built it"),
+            "{what}: the damage must be noticed and the index rebuilt: {stderr}"
+        );
+        assert_index_folder_sound(&env, false, what);
+    }
+}
+
 /// A corpus large enough that a debug build of its index takes a noticeable time, so a
 /// rebuild can be killed in the middle.
 fn large_corpus_env() -> Workspace {
@@ -611,7 +657,7 @@ fn full_disk_during_rebuild_while_an_engine_serves() {
 fn rebuild_on_a_read_only_file_system() {
     let pristine = shared_seed_env().index_dir();
     let env = Workspace::with_seed_corpus();
-    let mount = TmpfsMount::mount(&env.index_dir(), 1024);
+    let mount = TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + 256);
     copy_tree(&pristine, &env.index_dir());
     mount.remount_read_only();
     let output = run(env.command().arg("index"));
@@ -629,7 +675,7 @@ fn rebuild_on_a_read_only_file_system() {
 fn up_to_date_index_on_a_read_only_file_system_is_served() {
     let pristine = shared_seed_env().index_dir();
     let env = Workspace::with_seed_corpus();
-    let mount = TmpfsMount::mount(&env.index_dir(), 1024);
+    let mount = TmpfsMount::mount(&env.index_dir(), disk_usage_kib(&pristine) + 256);
     copy_tree(&pristine, &env.index_dir());
     mount.remount_read_only();
     let notice = assert_answers(&env, "search on a read-only FS");

@@ -166,6 +166,67 @@ fn a_question_is_closer_to_its_answer_than_to_an_unrelated_sentence() {
 }
 
 #[test]
+fn token_vectors_come_from_the_same_pass_one_unit_row_per_word_piece() {
+    let texts = [
+        "Diltiazem, a calcium channel blocker, has been a mainstay.",
+        "what is it?!",
+    ];
+    let with_tokens = model().embed_with_tokens(&texts);
+    assert_eq!(with_tokens.len(), 2);
+    for (text, (embedding, tokens)) in texts.iter().zip(&with_tokens) {
+        assert_eq!(
+            embedding,
+            &embed_one(text),
+            "{text}: the same embedding as embed()"
+        );
+        // [CLS], [SEP] and the marks of punctuation are left out, every word piece kept.
+        let ids = model().token_ids(text);
+        assert!(
+            tokens.len() < ids.len() - 2,
+            "{text}: {} of {}",
+            tokens.len(),
+            ids.len()
+        );
+        assert!(tokens
+            .ids
+            .iter()
+            .all(|id| ids[1..ids.len() - 1].contains(id)));
+        assert_eq!(tokens.vectors.len(), tokens.len() * DIMENSIONS);
+        for index in 0..tokens.len() {
+            let length = cosine(tokens.row(index), tokens.row(index));
+            assert!(
+                (length - 1.0).abs() < 1e-4,
+                "{text}: row {index} has length² {length}"
+            );
+        }
+    }
+    // "what is it?!": three words, the two marks dropped.
+    assert_eq!(with_tokens[1].1.len(), 3);
+}
+
+#[test]
+fn a_word_piece_is_closest_to_the_same_word_in_another_sentence() {
+    let [(_, question), (_, passage)] = <[_; 2]>::try_from(model().embed_with_tokens(&[
+        "diltiazem: any good?",
+        "Diltiazem, a calcium channel blocker, has been a mainstay of treatment.",
+    ]))
+    .unwrap();
+    let cosines = citebot::meaning::cosines(&question.vectors, &passage.vectors);
+    let columns = passage.len();
+    // "diltiazem" is pieces of one word in both: its best match is among the passage's first
+    // pieces (the same word), not "calcium" or "treatment".
+    let pieces = model().token_ids("diltiazem").len() - 2;
+    let best = (0..columns)
+        .max_by(|&a, &b| cosines[a].total_cmp(&cosines[b]))
+        .unwrap();
+    assert!(
+        best < pieces,
+        "best match of the first piece: {best} (of {pieces} pieces)"
+    );
+    assert!(cosines[best] > 0.5, "{}", cosines[best]);
+}
+
+#[test]
 fn a_text_past_the_token_limit_is_cut_not_refused() {
     let long = "calcium deposits in the skin ".repeat(200);
     let cut = embed_one(&long);

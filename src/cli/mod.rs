@@ -337,11 +337,12 @@ fn write_training_data(
                 "meaning": meaning,
                 "question_features": found.features.values(),
                 "not_in_article": found.not_in_article,
-                "candidates": found.each().map(|(passage, features, bm25)| serde_json::json!({
+                "candidates": found.each().map(|(passage, features, token_match, bm25)| serde_json::json!({
                     "id": passage.id,
                     "text": passage.text,
                     "refs": passage.refs().iter().map(|n| n.0).collect::<Vec<_>>(),
                     "features": features.values(),
+                    "token_match": token_match.map(|matched| matched.values()),
                     "bm25_raw": bm25,
                 })).collect::<Vec<_>>(),
             }),

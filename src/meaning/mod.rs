@@ -88,6 +88,77 @@ impl fmt::Debug for Embedding {
     }
 }
 
+/// A text's words as the model's last layer sees them in context: for each word piece (not
+/// [CLS], [SEP] or punctuation) its id and its hidden vector scaled to length 1. Token
+/// matching (`crate::embeddings`) compares a question's with a passage's, piece by piece, which
+/// finds "water tablets" near "diuretics" where the sentence embeddings of two long texts blur.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TokenVectors {
+    pub ids: Vec<u32>,
+    /// [`DIMENSIONS`] values per id, each row of length 1 (or 0 for a zero vector).
+    pub vectors: Vec<f32>,
+}
+
+impl TokenVectors {
+    fn of_words(encoding: &tokenizer::Encoding, hidden: &[f32]) -> TokenVectors {
+        let mut words = TokenVectors::default();
+        for ((&id, &is_word), row) in encoding
+            .ids
+            .iter()
+            .zip(&encoding.word)
+            .zip(hidden.chunks_exact(DIMENSIONS))
+        {
+            if !is_word {
+                continue;
+            }
+            let length = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            words.ids.push(id);
+            if length > 0.0 {
+                words.vectors.extend(row.iter().map(|v| v / length));
+            } else {
+                words.vectors.extend(row);
+            }
+        }
+        words
+    }
+
+    /// How many word pieces.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The vector of piece `index`.
+    pub fn row(&self, index: usize) -> &[f32] {
+        &self.vectors[index * DIMENSIONS..(index + 1) * DIMENSIONS]
+    }
+}
+
+/// Every cosine between the `question` rows and the `passage` rows (each [`DIMENSIONS`] wide,
+/// of length 1), question-major: `question rows × passage rows` values. One matrix product on
+/// the calling thread, summed in an order fixed by the shapes, so the same in every process.
+pub fn cosines(question: &[f32], passage: &[f32]) -> Vec<f32> {
+    let (rows, columns) = (question.len() / DIMENSIONS, passage.len() / DIMENSIONS);
+    let mut out = vec![0.0f32; rows * columns];
+    if rows == 0 || columns == 0 {
+        return out;
+    }
+    let a = View::row_major(question, rows, DIMENSIONS, DIMENSIONS);
+    // The passage's rows read as columns: its transpose, by strides.
+    let b = View {
+        data: passage,
+        rows: DIMENSIONS,
+        columns,
+        row_stride: 1,
+        column_stride: DIMENSIONS,
+    };
+    multiply(1.0, a, b, 0.0, &mut out, columns);
+    out
+}
+
 /// all-MiniLM-L6-v2, loaded and ready to embed texts from any thread.
 pub struct MeaningModel {
     tokenizer: WordPiece,
@@ -166,25 +237,42 @@ impl MeaningModel {
     /// machine's cores, and a single text's products over two of them; each text's vector is
     /// the same, bit for bit, whatever it is batched with and however many threads compute it.
     pub fn embed(&self, texts: &[&str]) -> Vec<Embedding> {
+        self.spread(texts, |text, threads| {
+            let ids = self.token_ids(text);
+            let hidden = self.encode_tokens(&ids, threads);
+            mean_pool_normalised(&hidden, ids.len())
+        })
+    }
+
+    /// [`MeaningModel::embed`], with each text's [`TokenVectors`] too: the same forward pass,
+    /// so they cost nothing more to compute.
+    pub fn embed_with_tokens(&self, texts: &[&str]) -> Vec<(Embedding, TokenVectors)> {
+        self.spread(texts, |text, threads| {
+            let encoding = self.tokenizer.encode(text, MAX_TOKENS);
+            let hidden = self.encode_tokens(&encoding.ids, threads);
+            let embedding = mean_pool_normalised(&hidden, encoding.ids.len());
+            (embedding, TokenVectors::of_words(&encoding, &hidden))
+        })
+    }
+
+    /// `each` over every text, in order: a single text on the two question threads, more
+    /// spread over the machine's cores, one text per thread at a time.
+    fn spread<T: Send>(&self, texts: &[&str], each: impl Fn(&str, Threads) -> T + Sync) -> Vec<T> {
         if let [text] = texts {
             if let Some(pool) = self.question_threads() {
-                return vec![pool.install(|| self.embed_one(text, Threads::Two))];
+                return vec![pool.install(|| each(text, Threads::Two))];
             }
         }
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .min(texts.len());
         if threads <= 1 {
-            return texts
-                .iter()
-                .map(|text| self.embed_one(text, Threads::One))
-                .collect();
+            return texts.iter().map(|text| each(text, Threads::One)).collect();
         }
         // Threads take the next text as they finish one, so a long passage does not hold up
         // a thread's share of short ones.
         let next = AtomicUsize::new(0);
-        let mut slots: Vec<Option<Embedding>> = vec![None; texts.len()];
-        let finished: Vec<Vec<(usize, Embedding)>> = std::thread::scope(|scope| {
+        let finished: Vec<Vec<(usize, T)>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| {
@@ -192,7 +280,7 @@ impl MeaningModel {
                         loop {
                             let index = next.fetch_add(1, Ordering::Relaxed);
                             let Some(text) = texts.get(index) else { break };
-                            done.push((index, self.embed_one(text, Threads::One)));
+                            done.push((index, each(text, Threads::One)));
                         }
                         done
                     })
@@ -206,8 +294,9 @@ impl MeaningModel {
                 })
                 .collect()
         });
-        for (index, embedding) in finished.into_iter().flatten() {
-            slots[index] = Some(embedding);
+        let mut slots: Vec<Option<T>> = std::iter::repeat_with(|| None).take(texts.len()).collect();
+        for (index, value) in finished.into_iter().flatten() {
+            slots[index] = Some(value);
         }
         slots
             .into_iter()
@@ -250,12 +339,6 @@ impl MeaningModel {
                     .ok()
             })
             .as_ref()
-    }
-
-    fn embed_one(&self, text: &str, threads: Threads) -> Embedding {
-        let ids = self.token_ids(text);
-        let hidden = self.encode_tokens(&ids, threads);
-        mean_pool_normalised(&hidden, ids.len())
     }
 
     /// The BERT encoder over one sequence: the last layer's hidden states, tokens × 384.

@@ -36,6 +36,13 @@ pub(super) struct WordPiece {
     normaliser: Normaliser,
 }
 
+/// A text's token ids, and for each whether it is a piece of a word.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct Encoding {
+    pub(super) ids: Vec<u32>,
+    pub(super) word: Vec<bool>,
+}
+
 /// The BERT normaliser's switches (tokenizer.json's `normalizer`).
 #[derive(Debug, Clone, Copy)]
 struct Normaliser {
@@ -130,16 +137,23 @@ impl WordPiece {
     /// The ids the model sees for `text`: [CLS], the text's pieces cut so that the whole is
     /// at most `max_tokens` long (`max_tokens` ≥ 2), [SEP]. Any text is accepted.
     pub(super) fn ids(&self, text: &str, max_tokens: usize) -> Vec<u32> {
+        self.encode(text, max_tokens).ids
+    }
+
+    /// [`WordPiece::ids`], with which of them are pieces of a word: not [CLS] or [SEP], not
+    /// an added token typed in the text, not a mark of punctuation (token matching compares
+    /// words, and every passage has commas).
+    pub(super) fn encode(&self, text: &str, max_tokens: usize) -> Encoding {
         let room = max_tokens.saturating_sub(2);
-        let mut ids = vec![self.first];
-        let mut pieces = Vec::new();
+        let mut pieces = Encoding::default();
         let mut rest = text;
-        while !rest.is_empty() && pieces.len() < room {
+        while !rest.is_empty() && pieces.ids.len() < room {
             match self.next_special(rest) {
                 Some((at, length, id)) => {
                     self.push_plain(&rest[..at], &mut pieces, room);
-                    if pieces.len() < room {
-                        pieces.push(id);
+                    if pieces.ids.len() < room {
+                        pieces.ids.push(id);
+                        pieces.word.push(false);
                     }
                     rest = &rest[at + length..];
                 }
@@ -149,10 +163,19 @@ impl WordPiece {
                 }
             }
         }
-        pieces.truncate(room);
-        ids.extend(pieces);
-        ids.push(self.last);
-        ids
+        pieces.ids.truncate(room);
+        pieces.word.truncate(room);
+        let mut encoding = Encoding {
+            ids: Vec::with_capacity(pieces.ids.len() + 2),
+            word: Vec::with_capacity(pieces.ids.len() + 2),
+        };
+        encoding.ids.push(self.first);
+        encoding.word.push(false);
+        encoding.ids.extend(pieces.ids);
+        encoding.word.extend(pieces.word);
+        encoding.ids.push(self.last);
+        encoding.word.push(false);
+        encoding
     }
 
     /// The first added token in `text`: its byte offset, length and id.
@@ -171,13 +194,15 @@ impl WordPiece {
 
     /// Normalises a stretch of text holding no added token and appends its pieces' ids,
     /// stopping once `room` are there.
-    fn push_plain(&self, text: &str, pieces: &mut Vec<u32>, room: usize) {
+    fn push_plain(&self, text: &str, pieces: &mut Encoding, room: usize) {
         let normalised = self.normaliser.apply(text);
         for word in pre_tokenize(&normalised) {
-            if pieces.len() >= room {
+            if pieces.ids.len() >= room {
                 return;
             }
-            self.push_word(word, pieces);
+            self.push_word(word, &mut pieces.ids);
+            let is_word = word.chars().any(char::is_alphanumeric);
+            pieces.word.resize(pieces.ids.len(), is_word);
         }
     }
 
@@ -531,6 +556,17 @@ mod tests {
         assert_eq!(
             tokenizer.ids("The CALCINOSIS, Café skin! abb", 64),
             [2, 4, 5, 6, 7, 9, 11, 8, 10, 12, 13, 13, 3]
+        );
+    }
+
+    #[test]
+    fn pieces_of_words_are_told_from_marks_separators_and_added_tokens() {
+        let tokenizer = small();
+        let encoding = tokenizer.encode("Calcinosis, skin! [SEP]the", 64);
+        assert_eq!(encoding.ids, [2, 5, 6, 7, 9, 8, 10, 3, 4, 3]);
+        assert_eq!(
+            encoding.word,
+            [false, true, true, true, false, true, false, false, true, false]
         );
     }
 
