@@ -18,8 +18,6 @@ use std::path::Path;
 
 use tantivy::{DocAddress, Searcher, TantivyDocument};
 
-use rustc_hash::FxHashMap;
-
 use crate::error::{Error, Result};
 use crate::index::Fields;
 use crate::meaning::{MeaningModel, TokenVectors, DIMENSIONS};
@@ -32,7 +30,7 @@ pub const FILE: &str = "embeddings.bin";
 pub const TOKENS_FILE: &str = "tokens.bin";
 
 const MAGIC: &[u8; 8] = b"CBEMBED1";
-const TOKENS_MAGIC: &[u8; 8] = b"CBTOKEN1";
+const TOKENS_MAGIC: &[u8; 8] = b"CBTOKEN2";
 
 /// How many passages nearest in meaning join BM25's candidates.
 pub const NEAREST: usize = 10;
@@ -119,56 +117,244 @@ impl QuantisedTokens {
 /// Every passage's quantised token vectors by ordinal, and the rarity of each word piece
 /// among the passages: a piece in every passage (the article's title) says nothing of which
 /// passage answers.
+///
+/// [`TOKENS_FILE`] is memory-mapped, not read: a one-off `citebot ask` would otherwise copy
+/// the whole file (25 KB a passage) into fresh pages, each a page fault, for the 20-odd
+/// passages a question compares. The layout keeps opening to a header and an offset table:
+///
+/// ```text
+/// "CBTOKEN2"  dimension u32  ordinals u64  pieces-with-a-rarity u32  passages u32
+/// offsets     (ordinals + 1) × u64   where each ordinal's record starts; the last is the end
+/// rarities    pieces × (id u32, idf f32), by id
+/// records     per ordinal: n ids u32, n scales f32, n × dimension values i8
+/// ```
 struct TokenStore {
-    /// Ordinal `o`'s pieces are `starts[o]..starts[o + 1]`.
-    starts: Vec<usize>,
-    ids: Vec<u32>,
-    scales: Vec<f32>,
-    values: Vec<i8>,
-    /// ln((passages + 1) / (passages holding the piece + 1)).
-    idf: FxHashMap<u32, f32>,
-    /// The same for a piece no passage holds.
+    bytes: StoreBytes,
+    ordinals: usize,
+    /// Where the offset table and the rarity table start.
+    offsets_at: usize,
+    rarities_at: usize,
+    rarities: usize,
+    /// ln(passages + 1): the rarity of a piece no passage holds.
     unseen_idf: f32,
 }
 
-impl TokenStore {
-    fn new(by_ordinal: Vec<QuantisedTokens>) -> TokenStore {
-        let mut store = TokenStore {
-            starts: vec![0],
-            ids: Vec::new(),
-            scales: Vec::new(),
-            values: Vec::new(),
-            idf: FxHashMap::default(),
-            unseen_idf: 0.0,
-        };
-        let mut holding: FxHashMap<u32, u32> = FxHashMap::default();
-        let mut passages = 0u32;
-        for tokens in by_ordinal {
-            if !tokens.ids.is_empty() {
-                passages += 1;
-                let mut distinct = tokens.ids.clone();
-                distinct.sort_unstable();
-                distinct.dedup();
-                for id in distinct {
-                    *holding.entry(id).or_default() += 1;
-                }
-            }
-            store.ids.extend(tokens.ids);
-            store.scales.extend(tokens.scales);
-            store.values.extend(tokens.values);
-            store.starts.push(store.ids.len());
+/// The bytes of a token store: the generation's file, mapped, or (in tests) made in memory.
+enum StoreBytes {
+    Mapped(memmap2::Mmap),
+    #[cfg(test)]
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for StoreBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            StoreBytes::Mapped(map) => map,
+            #[cfg(test)]
+            StoreBytes::Owned(bytes) => bytes,
         }
-        let total = f64::from(passages) + 1.0;
-        store.idf = holding
-            .into_iter()
-            .map(|(id, count)| (id, (total / (f64::from(count) + 1.0)).ln() as f32))
-            .collect();
-        store.unseen_idf = total.ln() as f32;
-        store
+    }
+}
+
+const TOKENS_HEADER: usize = 28;
+/// Bytes of one piece in a record: its id, scale and values.
+const PIECE_BYTES: usize = 8 + DIMENSIONS;
+
+/// One ordinal's pieces, borrowed from the store.
+struct Record<'a> {
+    ids: &'a [u8],
+    scales: &'a [u8],
+    values: &'a [u8],
+}
+
+impl Record<'_> {
+    fn len(&self) -> usize {
+        self.ids.len() / 4
     }
 
+    fn id(&self, index: usize) -> u32 {
+        u32::from_le_bytes(
+            self.ids[index * 4..index * 4 + 4]
+                .try_into()
+                .unwrap_or([0; 4]),
+        )
+    }
+
+    fn scale(&self, index: usize) -> f32 {
+        let scale = f32::from_le_bytes(
+            self.scales[index * 4..index * 4 + 4]
+                .try_into()
+                .unwrap_or([0; 4]),
+        );
+        if scale.is_finite() {
+            scale
+        } else {
+            0.0
+        }
+    }
+
+    /// Appends the pieces' vectors as f32 to `out`.
+    fn dequantise_into(&self, out: &mut Vec<f32>) {
+        for index in 0..self.len() {
+            let scale = self.scale(index) / 127.0;
+            out.extend(
+                self.values[index * DIMENSIONS..(index + 1) * DIMENSIONS]
+                    .iter()
+                    .map(|&v| f32::from(v as i8) * scale),
+            );
+        }
+    }
+}
+
+/// [`TOKENS_FILE`]'s bytes for `by_ordinal`, rarities computed over its passages.
+fn encode_store(by_ordinal: &[QuantisedTokens]) -> Vec<u8> {
+    let mut holding: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
+    let mut passages = 0u32;
+    for tokens in by_ordinal {
+        if tokens.ids.is_empty() {
+            continue;
+        }
+        passages += 1;
+        let mut distinct = tokens.ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for id in distinct {
+            *holding.entry(id).or_default() += 1;
+        }
+    }
+    let total = f64::from(passages) + 1.0;
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(TOKENS_MAGIC);
+    bytes.extend_from_slice(&(DIMENSIONS as u32).to_le_bytes());
+    bytes.extend_from_slice(&(by_ordinal.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&(holding.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(&passages.to_le_bytes());
+    let records_at = TOKENS_HEADER + (by_ordinal.len() + 1) * 8 + holding.len() * 8;
+    let mut at = records_at;
+    for tokens in by_ordinal {
+        bytes.extend_from_slice(&(at as u64).to_le_bytes());
+        at += tokens.ids.len() * PIECE_BYTES;
+    }
+    bytes.extend_from_slice(&(at as u64).to_le_bytes());
+    for (id, count) in &holding {
+        let idf = (total / (f64::from(*count) + 1.0)).ln() as f32;
+        bytes.extend_from_slice(&id.to_le_bytes());
+        bytes.extend_from_slice(&idf.to_le_bytes());
+    }
+    for tokens in by_ordinal {
+        tokens
+            .ids
+            .iter()
+            .for_each(|id| bytes.extend_from_slice(&id.to_le_bytes()));
+        tokens
+            .scales
+            .iter()
+            .for_each(|s| bytes.extend_from_slice(&s.to_le_bytes()));
+        bytes.extend(tokens.values.iter().map(|&v| v as u8));
+    }
+    bytes
+}
+
+impl TokenStore {
+    /// Checks the header and both tables of `bytes` (every record inside the file, in order,
+    /// a whole number of pieces long; rarities by id) for `ordinals` ordinals.
+    fn parse(bytes: StoreBytes, ordinals: usize) -> std::result::Result<TokenStore, &'static str> {
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+        };
+        let u64_at = |at: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+        };
+        if bytes.get(..8) != Some(TOKENS_MAGIC.as_slice()) {
+            return Err("not a token file");
+        }
+        if u32_at(8) != Some(DIMENSIONS as u32) || u64_at(12) != Some(ordinals as u64) {
+            return Err("made for another index");
+        }
+        let rarities = u32_at(20).ok_or("cut short")? as usize;
+        let passages = u32_at(24).ok_or("cut short")?;
+        let offsets_at = TOKENS_HEADER;
+        let rarities_at = offsets_at + (ordinals + 1) * 8;
+        let records_at = rarities_at + rarities * 8;
+        let mut previous = records_at;
+        for ordinal in 0..=ordinals {
+            let offset = u64_at(offsets_at + ordinal * 8).ok_or("cut short")?;
+            let offset = usize::try_from(offset).map_err(|_| "an offset past the file")?;
+            if offset < previous || !(offset - previous).is_multiple_of(PIECE_BYTES) {
+                return Err("records out of order");
+            }
+            previous = offset;
+        }
+        if previous != bytes.len() {
+            return Err("its length is not the records' end");
+        }
+        let mut last_id = None;
+        for index in 0..rarities {
+            let id = u32_at(rarities_at + index * 8).ok_or("cut short")?;
+            if last_id.is_some_and(|last| id <= last) {
+                return Err("rarities out of order");
+            }
+            last_id = Some(id);
+            let idf = f32::from_bits(u32_at(rarities_at + index * 8 + 4).ok_or("cut short")?);
+            if !idf.is_finite() || idf < 0.0 {
+                return Err("a rarity that is not a number");
+            }
+        }
+        Ok(TokenStore {
+            bytes,
+            ordinals,
+            offsets_at,
+            rarities_at,
+            rarities,
+            unseen_idf: (f64::from(passages) + 1.0).ln() as f32,
+        })
+    }
+
+    fn record(&self, ordinal: usize) -> Option<Record<'_>> {
+        if ordinal >= self.ordinals {
+            return None;
+        }
+        let offset = |index: usize| -> Option<usize> {
+            let at = self.offsets_at + index * 8;
+            usize::try_from(u64::from_le_bytes(
+                self.bytes.get(at..at + 8)?.try_into().ok()?,
+            ))
+            .ok()
+        };
+        let (start, end) = (offset(ordinal)?, offset(ordinal + 1)?);
+        let pieces = (end - start) / PIECE_BYTES;
+        let ids_end = start + pieces * 4;
+        let scales_end = ids_end + pieces * 4;
+        Some(Record {
+            ids: self.bytes.get(start..ids_end)?,
+            scales: self.bytes.get(ids_end..scales_end)?,
+            values: self.bytes.get(scales_end..end)?,
+        })
+    }
+
+    /// The piece's rarity: a binary search of the rarity table.
     fn idf(&self, id: u32) -> f32 {
-        self.idf.get(&id).copied().unwrap_or(self.unseen_idf)
+        let entry = |index: usize| -> (u32, f32) {
+            let at = self.rarities_at + index * 8;
+            let word = |at: usize| {
+                self.bytes
+                    .get(at..at + 4)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u32::from_le_bytes)
+            };
+            (word(at), f32::from_bits(word(at + 4)))
+        };
+        let (mut low, mut high) = (0, self.rarities);
+        while low < high {
+            let middle = (low + high) / 2;
+            match entry(middle).0.cmp(&id) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return entry(middle).1,
+            }
+        }
+        self.unseen_idf
     }
 }
 
@@ -301,14 +487,7 @@ pub fn write(
         bytes.extend_from_slice(&value.to_le_bytes());
     }
     write_file(&folder.join(FILE), &bytes)?;
-    let mut bytes = Vec::new();
-    bytes.extend_from_slice(TOKENS_MAGIC);
-    bytes.extend_from_slice(&(dimension as u32).to_le_bytes());
-    bytes.extend_from_slice(&(count as u64).to_le_bytes());
-    for passage in &tokens {
-        passage.encode(&mut bytes);
-    }
-    write_file(&folder.join(TOKENS_FILE), &bytes)?;
+    write_file(&folder.join(TOKENS_FILE), &encode_store(&tokens))?;
     Ok(passages.len())
 }
 
@@ -428,27 +607,40 @@ impl Embeddings {
         })
     }
 
-    /// The token match of the question with the passage of `ordinal`; `None` when the
-    /// question's token vectors were not given or the ordinal is not a passage.
-    pub fn token_match(&self, meaning: &QuestionMeaning, ordinal: u64) -> Option<TokenMatch> {
-        let question = meaning.tokens.as_ref()?;
-        let ordinal = usize::try_from(ordinal).ok()?;
-        let store = &self.tokens;
-        let range = *store.starts.get(ordinal)?..*store.starts.get(ordinal + 1)?;
-        if range.is_empty() || question.weights.is_empty() {
-            return Some(TokenMatch::default());
+    /// The token match of the question with the passage of each ordinal; `None` when the
+    /// question's token vectors were not given or the ordinal is not a passage. One call for
+    /// all of a question's candidates, so their vectors share one buffer.
+    pub fn token_matches(
+        &self,
+        meaning: &QuestionMeaning,
+        ordinals: &[u64],
+    ) -> Vec<Option<TokenMatch>> {
+        let Some(question) = meaning.tokens.as_ref() else {
+            return vec![None; ordinals.len()];
+        };
+        let mut passage = Vec::new();
+        ordinals
+            .iter()
+            .map(|&ordinal| {
+                let record = self.tokens.record(usize::try_from(ordinal).ok()?)?;
+                passage.clear();
+                record.dequantise_into(&mut passage);
+                Some(self.match_record(question, &record, &passage))
+            })
+            .collect()
+    }
+
+    fn match_record(
+        &self,
+        question: &QuestionTokens,
+        record: &Record<'_>,
+        passage: &[f32],
+    ) -> TokenMatch {
+        let columns = record.len();
+        if columns == 0 || question.weights.is_empty() {
+            return TokenMatch::default();
         }
-        let mut passage = Vec::with_capacity(range.len() * DIMENSIONS);
-        for index in range.clone() {
-            let scale = store.scales[index] / 127.0;
-            passage.extend(
-                store.values[index * DIMENSIONS..(index + 1) * DIMENSIONS]
-                    .iter()
-                    .map(|&v| f32::from(v) * scale),
-            );
-        }
-        let cosines = crate::meaning::cosines(&question.vectors, &passage);
-        let columns = range.len();
+        let cosines = crate::meaning::cosines(&question.vectors, passage);
         // For each question piece its best match in the passage, and the reverse.
         let mut best_of_question = vec![f32::MIN; question.weights.len()];
         let mut best_of_passage = vec![f32::MIN; columns];
@@ -468,17 +660,17 @@ impl Embeddings {
         sorted.sort_by(f32::total_cmp);
         let weakest_two = sorted.iter().take(2).sum::<f32>() / sorted.len().min(2) as f32;
         let (mut precision, mut passage_weight) = (0.0f32, 0.0f32);
-        for (value, index) in best_of_passage.iter().zip(range) {
-            let weight = store.idf(store.ids[index]);
+        for (index, value) in best_of_passage.iter().enumerate() {
+            let weight = self.tokens.idf(record.id(index));
             precision += value * weight;
             passage_weight += weight;
         }
-        Some(TokenMatch {
+        TokenMatch {
             recall,
             weakest: sorted[0],
             weakest_two,
             precision: precision / passage_weight.max(1e-9),
-        })
+        }
     }
 
     /// Compares `question` (a normalised embedding) with every passage; with the question's
@@ -529,29 +721,16 @@ impl Embeddings {
     }
 }
 
-/// Reads [`TOKENS_FILE`]: `count` ordinals' quantised token vectors.
+/// Maps [`TOKENS_FILE`]: `count` ordinals' quantised token vectors.
 fn read_tokens(path: &Path, count: usize) -> std::result::Result<TokenStore, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let damaged = || format!("{} is damaged", path.display());
-    if bytes.len() < 20 || &bytes[..8] != TOKENS_MAGIC {
-        return Err(damaged());
-    }
-    let dimension = u32::from_le_bytes(bytes[8..12].try_into().map_err(|_| damaged())?);
-    let stored = u64::from_le_bytes(bytes[12..20].try_into().map_err(|_| damaged())?);
-    if dimension as usize != DIMENSIONS || stored != count as u64 {
-        return Err(damaged());
-    }
-    let mut at = 20;
-    let mut by_ordinal = Vec::with_capacity(count);
-    for _ in 0..count {
-        let (tokens, used) = QuantisedTokens::decode(&bytes[at..]).ok_or_else(damaged)?;
-        by_ordinal.push(tokens);
-        at += used;
-    }
-    if at != bytes.len() {
-        return Err(damaged());
-    }
-    Ok(TokenStore::new(by_ordinal))
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: the map is read-only, and a generation's files are never written again once it
+    // is live (a rebuild writes a new generation folder); the same holds for tantivy's maps of
+    // its segment files in the same folder.
+    let map =
+        unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
+    TokenStore::parse(StoreBytes::Mapped(map), count)
+        .map_err(|why| format!("{} is damaged: {why}", path.display()))
 }
 
 #[cfg(test)]
@@ -608,7 +787,12 @@ mod tests {
             vectors: vec![0.0; passages.len() * DIMENSIONS],
             present: vec![true; passages.len()],
             addresses: vec![None; passages.len()],
-            tokens: TokenStore::new(passages.iter().map(QuantisedTokens::of).collect()),
+            tokens: {
+                let quantised: Vec<QuantisedTokens> =
+                    passages.iter().map(QuantisedTokens::of).collect();
+                TokenStore::parse(StoreBytes::Owned(encode_store(&quantised)), passages.len())
+                    .expect("a store")
+            },
         }
     }
 
@@ -622,8 +806,10 @@ mod tests {
         let store = embeddings(&[both, one, neither]);
         let question = tokens(&[(1, unit(0, 0.0)), (2, unit(2, 0.0))]);
         let meaning = store.for_question(&vec![0.0; DIMENSIONS], Some(&question));
-        let matched: Vec<TokenMatch> = (0..3)
-            .map(|ordinal| store.token_match(&meaning, ordinal).expect("a passage"))
+        let matched: Vec<TokenMatch> = store
+            .token_matches(&meaning, &[0, 1, 2])
+            .into_iter()
+            .map(|matched| matched.expect("a passage"))
             .collect();
         assert!(matched[0].recall > 0.98, "{:?}", matched[0]);
         assert!(matched[0].weakest > 0.98);
@@ -639,8 +825,8 @@ mod tests {
         assert!(matched[2].recall.abs() < 0.02, "{:?}", matched[2]);
         assert!(matched[0].precision > matched[1].precision);
         // Past the last ordinal, or without the question's pieces: nothing to match.
-        assert!(store.token_match(&meaning, 3).is_none());
+        assert_eq!(store.token_matches(&meaning, &[3]), [None]);
         let without = store.for_question(&vec![0.0; DIMENSIONS], None);
-        assert!(store.token_match(&without, 0).is_none());
+        assert_eq!(store.token_matches(&without, &[0]), [None]);
     }
 }

@@ -44,8 +44,9 @@ use crate::passage::{Marker, MarkerTarget, Passage, PassageKind, SectionPath, Se
 
 /// Bump when the schema, the tokenizer or the parser's output changes: an index built with
 /// another format is rebuilt. 3: analysed fields without positions, `ordinal` a fast field only.
-/// 4: the passages' token vectors beside their embeddings (`tokens.bin`).
-pub const INDEX_FORMAT: u32 = 4;
+/// 4: the passages' token vectors beside their embeddings (`tokens.bin`). 5: `tokens.bin` mapped,
+/// with its rarities and an offset table.
+pub const INDEX_FORMAT: u32 = 5;
 
 /// The analyzer every text field and every question goes through: words, lowercased, accents
 /// folded ("Kérob" → "kerob"), English stems ("nodules" → "nodul").

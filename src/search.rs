@@ -1064,22 +1064,28 @@ fn rank(
             meaning_gap: 0.0,
             meaning_rank: similarity.map_or(0.0, |(_, rank)| 1.0 / (1.0 + rank as f32)),
         };
-        let token_match = context
-            .open
-            .embeddings
-            .as_ref()
-            .zip(context.meaning)
-            .zip(passage.ordinal)
-            .and_then(|((embeddings, meaning), ordinal)| embeddings.token_match(meaning, ordinal));
         ranked.push(Ranked {
             analysed: passage,
             address,
             bm25,
             features,
-            token_match,
+            token_match: None,
             score: 0.0,
             best_sentences,
         });
+    }
+    // Every candidate's token match in one call (one buffer for the passages' vectors).
+    if let (Some(embeddings), Some(meaning)) = (context.open.embeddings.as_ref(), context.meaning) {
+        let ordinals: Vec<u64> = ranked
+            .iter()
+            .map(|r| r.analysed.ordinal.unwrap_or(u64::MAX))
+            .collect();
+        for (candidate, matched) in ranked
+            .iter_mut()
+            .zip(embeddings.token_matches(meaning, &ordinals))
+        {
+            candidate.token_match = matched;
+        }
     }
     let best_meaning = ranked
         .iter()
