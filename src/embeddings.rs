@@ -656,7 +656,8 @@ impl Embeddings {
             .zip(&question.weights)
             .fold(0.0f32, |sum, (value, weight)| sum + value * weight)
             / weight_sum;
-        let mut sorted = best_of_question.clone();
+        // Recall is summed above; the order of the best matches is free to change now.
+        let mut sorted = best_of_question;
         sorted.sort_by(f32::total_cmp);
         let weakest_two = sorted.iter().take(2).sum::<f32>() / sorted.len().min(2) as f32;
         let (mut precision, mut passage_weight) = (0.0f32, 0.0f32);
@@ -674,8 +675,9 @@ impl Embeddings {
     }
 
     /// Compares `question` (a normalised embedding) with every passage; with the question's
-    /// token vectors, token matching is ready too ([`Embeddings::token_match`]).
-    pub fn for_question(&self, question: &[f32], tokens: Option<&TokenVectors>) -> QuestionMeaning {
+    /// token vectors (kept, not copied), token matching is ready too
+    /// ([`Embeddings::token_matches`]).
+    pub fn for_question(&self, question: &[f32], tokens: Option<TokenVectors>) -> QuestionMeaning {
         let similarity: Vec<Option<f32>> = self
             .vectors
             .chunks_exact(self.dimension)
@@ -704,13 +706,13 @@ impl Embeddings {
             .take(NEAREST)
             .collect();
         let tokens = tokens.map(|tokens| QuestionTokens {
-            vectors: tokens.vectors.clone(),
             // Never zero, so a question of common pieces still averages them all.
             weights: tokens
                 .ids
                 .iter()
                 .map(|&id| self.tokens.idf(id) + 1e-6)
                 .collect(),
+            vectors: tokens.vectors,
         });
         QuestionMeaning {
             similarity,
@@ -805,7 +807,7 @@ mod tests {
         let neither = tokens(&[(4, unit(30, 0.0)), (5, unit(10, 0.0))]);
         let store = embeddings(&[both, one, neither]);
         let question = tokens(&[(1, unit(0, 0.0)), (2, unit(2, 0.0))]);
-        let meaning = store.for_question(&vec![0.0; DIMENSIONS], Some(&question));
+        let meaning = store.for_question(&vec![0.0; DIMENSIONS], Some(question));
         let matched: Vec<TokenMatch> = store
             .token_matches(&meaning, &[0, 1, 2])
             .into_iter()

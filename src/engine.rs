@@ -189,7 +189,7 @@ impl Engine {
         model
             .embed_with_tokens(&[text])
             .pop()
-            .map(|(embedding, tokens)| embeddings.for_question(embedding.as_slice(), Some(&tokens)))
+            .map(|(embedding, tokens)| embeddings.for_question(embedding.as_slice(), Some(tokens)))
     }
 
     /// The articles in the index. Reads every article's record: for a large corpus prefer
