@@ -106,6 +106,21 @@ mod tests {
     }
 
     #[test]
+    fn a_vocabulary_file_set_in_the_file_is_named_and_resolved_from_its_folder() {
+        use crate::config::VocabularyFile;
+        use std::path::PathBuf;
+        let file = ConfigFile::parse("corpus_dir = \"corpus\"\n").unwrap();
+        assert_eq!(file.core.vocabulary_file, VocabularyFile::default());
+        let mut file = ConfigFile::parse("vocabulary_file = \"words.toml\"\n").unwrap();
+        file.core
+            .resolve_relative_to(std::path::Path::new("/srv/citebot"));
+        assert_eq!(
+            file.core.vocabulary_file,
+            VocabularyFile::Named(PathBuf::from("/srv/citebot/words.toml"))
+        );
+    }
+
+    #[test]
     fn a_typo_at_the_top_level_is_named() {
         let error = ConfigFile::parse("corpus_dri = \"corpus\"\n").unwrap_err();
         assert!(error.contains("`corpus_dri`"), "{error}");

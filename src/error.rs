@@ -34,6 +34,9 @@ pub enum Error {
     #[error("article {path} has no References list: citebot needs one to cite its answers; copy the article with its References section")]
     NoReferences { path: PathBuf },
 
+    #[error("vocabulary_file {path} does not exist: correct the path in config.toml (a relative path is taken from the config file's folder), or remove the setting to use corpus/vocabulary.toml beside the config when there is one")]
+    VocabularyMissing { path: PathBuf },
+
     #[error("config file {path}: {message}")]
     Config { path: PathBuf, message: String },
 

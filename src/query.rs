@@ -6,13 +6,13 @@
 //! so `C++?`, `"unbalanced`, `field:value` or `AND OR NOT` are just words (or nothing).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 use serde::Deserialize;
 use tantivy::tokenizer::{SimpleTokenizer, TextAnalyzer, TokenStream, Tokenizer};
 
+use crate::config::VocabularyFile;
 use crate::error::{Error, Result};
 use crate::index::stems;
 
@@ -101,9 +101,10 @@ impl SynonymRule {
     }
 }
 
+/// The vocabulary file's TOML, as written.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VocabularyFile {
+struct VocabularyToml {
     /// In key order: a hash map's order changes from process to process, and rules whose keys
     /// stem alike ("treat", "treated") are merged in this order.
     #[serde(default)]
@@ -119,12 +120,20 @@ struct SpecificTerms {
 }
 
 impl Vocabulary {
-    /// Reads the table. A missing file is an empty table: synonyms are an aid, not a need.
-    pub fn load(path: &Path) -> Result<Vocabulary> {
+    /// Reads the table from where the config says ([`VocabularyFile`]). The default file may
+    /// be absent (no synonyms, no specific terms: synonyms are an aid, not a need); a file the
+    /// config names must exist.
+    pub fn load(file: &VocabularyFile) -> Result<Vocabulary> {
+        let path = file.path();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Vocabulary::default())
+                return match file {
+                    VocabularyFile::Default(_) => Ok(Vocabulary::default()),
+                    VocabularyFile::Named(_) => Err(Error::VocabularyMissing {
+                        path: path.to_path_buf(),
+                    }),
+                };
             }
             Err(source) => {
                 return Err(Error::Read {
@@ -142,7 +151,7 @@ impl Vocabulary {
     /// Parses the TOML tables `[synonyms] "what people say" = ["what the article says", …]`
     /// and `[specific_terms] terms = [...]`.
     pub fn parse(text: &str) -> std::result::Result<Vocabulary, String> {
-        let file: VocabularyFile = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let file: VocabularyToml = toml::from_str(text).map_err(|e| e.message().to_string())?;
         let mut synonyms = Vocabulary {
             specific_terms: file.specific_terms.terms,
             ..Vocabulary::default()

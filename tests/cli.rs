@@ -286,3 +286,41 @@ fn unknown_config_key_is_refused_with_its_line() {
         .code(2)
         .stderr(predicate::str::contains("line").and(predicate::str::contains("topp")));
 }
+
+/// A vocabulary file the config names but that is not there is an error, not a quiet loss of
+/// every synonym; without the setting, a corpus with no vocabulary file still answers.
+#[test]
+fn a_named_vocabulary_file_that_is_missing_is_one_clear_line() {
+    let workspace = Workspace::shipped();
+    workspace.write_config("");
+    let config = std::fs::read_to_string(workspace.config_path()).expect("config");
+    let wrong = config.replace("vocabulary.toml", "vocabulary-typo.toml");
+    assert_ne!(
+        config, wrong,
+        "the workspace's config names the vocabulary: {config}"
+    );
+    std::fs::write(workspace.config_path(), wrong).expect("config");
+    let output = workspace
+        .citebot(&["ask", "diltiazem"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("vocabulary-typo.toml") && stderr.contains("vocabulary_file"),
+        "{stderr}"
+    );
+
+    let unnamed = config
+        .lines()
+        .filter(|line| !line.starts_with("vocabulary_file"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(workspace.config_path(), unnamed).expect("config");
+    workspace
+        .citebot(&["ask", "diltiazem"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Diltiazem"));
+}

@@ -98,7 +98,8 @@ impl Workspace {
         env
     }
 
-    /// Replaces `config.toml` with the corpus and index folders, the corpus's vocabulary file,
+    /// Replaces `config.toml` with the corpus and index folders, the corpus's vocabulary file
+    /// (when it has one),
     /// and `extra` (more TOML) after them. Folders inside the workspace are written relative
     /// to it, as a user's config would be.
     pub fn write_config(&self, extra: &str) {
@@ -106,10 +107,14 @@ impl Workspace {
             .corpus
             .strip_prefix(self.root())
             .unwrap_or(&self.corpus);
-        let text = format!(
-            "corpus_dir = {corpus:?}\nindex_dir = \"index\"\nvocabulary_file = {:?}\n{extra}",
-            corpus.join("vocabulary.toml")
-        );
+        // A vocabulary file named in a config must exist, so it is named only when the corpus
+        // has one, as a user's config would.
+        let vocabulary = if self.corpus.join("vocabulary.toml").exists() {
+            format!("vocabulary_file = {:?}\n", corpus.join("vocabulary.toml"))
+        } else {
+            String::new()
+        };
+        let text = format!("corpus_dir = {corpus:?}\nindex_dir = \"index\"\n{vocabulary}{extra}");
         write(&self.config_path(), text.as_bytes());
     }
 
