@@ -263,12 +263,7 @@ fn missing_corpus_is_one_clear_line() {
         ),
     )
     .expect("config");
-    let output = workspace
-        .citebot(&["ask", "diltiazem"])
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    let stderr = workspace.error_of(&["ask", "diltiazem"]);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("/nonexistent/corpus") && stderr.contains("corpus_dir"),
@@ -300,12 +295,7 @@ fn a_named_vocabulary_file_that_is_missing_is_one_clear_line() {
         "the workspace's config names the vocabulary: {config}"
     );
     std::fs::write(workspace.config_path(), wrong).expect("config");
-    let output = workspace
-        .citebot(&["ask", "diltiazem"])
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    let stderr = workspace.error_of(&["ask", "diltiazem"]);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("vocabulary-typo.toml") && stderr.contains("vocabulary_file"),

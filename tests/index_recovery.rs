@@ -125,12 +125,7 @@ fn an_unwritable_index_folder_is_a_clear_error() {
     let workspace = Workspace::shipped();
     // A regular file where the index folder should be: unwritable even for root.
     std::fs::write(workspace.index_dir(), b"not a folder").expect("file");
-    let output = workspace
-        .citebot(&["ask", "diltiazem"])
-        .output()
-        .expect("runs");
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    let stderr = workspace.error_of(&["ask", "diltiazem"]);
     assert!(
         stderr.contains("index folder") && stderr.contains("index_dir"),
         "{stderr}"

@@ -160,6 +160,18 @@ impl Workspace {
         command
     }
 
+    /// Runs citebot with `args`, insists that it fails as bad input or settings do (exit
+    /// status 2), and returns what it printed on stderr.
+    pub fn error_of(&self, args: &[&str]) -> String {
+        let output = run(&mut self.citebot(args));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "citebot {args:?}: {output:?}"
+        );
+        String::from_utf8(output.stderr).expect("stderr is UTF-8")
+    }
+
     /// Runs `citebot index` and insists that it succeeds.
     pub fn build_index(&self) -> Output {
         let output = run(self.command().arg("index"));
