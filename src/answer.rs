@@ -62,6 +62,9 @@ pub enum AbstainReason {
     NoMatch,
     /// Passages match, but too little of the question to be an answer.
     WeakEvidence,
+    /// Passages are about what the question asks, but the reader found none that says it
+    /// (the words and meaning alone would have answered).
+    NotStated,
     /// The question asks about something (a treatment, a dose, a cost…) that the corpus never
     /// mentions; [`Answer::not_in_article`] names it.
     NotInArticle,
@@ -79,6 +82,9 @@ impl AbstainReason {
             }
             AbstainReason::WeakEvidence => {
                 "the closest passages match only a small part of the question"
+            }
+            AbstainReason::NotStated => {
+                "the closest passages are about this subject but do not say what the question asks"
             }
             AbstainReason::IndexDamaged => {
                 "the index is damaged and could not be read; run `citebot index` to rebuild it"
@@ -110,10 +116,18 @@ pub struct Answer {
     /// Words of the question that name a specific thing (a treatment, a dose, a cost…) the
     /// corpus never mentions, as the user wrote them.
     pub not_in_article: Vec<String>,
+    /// Answered, but the reader is unsure that the passages say exactly what was asked: they
+    /// are the closest the article has, and every surface says so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub closest_only: bool,
     /// Time spent answering, analysis to abstention decision.
     #[serde(serialize_with = "serialize_micros")]
     pub took: Duration,
 }
+
+/// What every surface says above an answer given with [`Answer::closest_only`].
+pub const CLOSEST_ONLY_NOTICE: &str =
+    "The article may not answer this exactly; the closest passage is below.";
 
 impl Answer {
     pub fn answered(&self) -> bool {

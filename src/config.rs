@@ -90,6 +90,14 @@ pub struct MeaningSettings {
     /// that holds no model is an error; a model missing from the default place means words only,
     /// with a warning.
     pub model_dir: Option<PathBuf>,
+    /// The reader (src/meaning/reader.rs): a cross-encoder that reads the first passages shown
+    /// with the question and can veto the decision to answer. Off by default: the first
+    /// trained reader does not yet beat the decision of words and meaning alone on held-out
+    /// tuning questions (data/reader-report.md), and costs three encoder passes a question.
+    pub reader: bool,
+    /// A reader file other than the one compiled in (data/reader.safetensors), for training
+    /// and experiments. A file named here that is missing or invalid is an error.
+    pub reader_file: Option<PathBuf>,
 }
 
 impl Default for MeaningSettings {
@@ -97,6 +105,8 @@ impl Default for MeaningSettings {
         MeaningSettings {
             enabled: true,
             model_dir: None,
+            reader: false,
+            reader_file: None,
         }
     }
 }
@@ -220,6 +230,7 @@ impl Config {
         .into_iter()
         .chain(self.ranker_file.as_mut())
         .chain(self.meaning.model_dir.as_mut())
+        .chain(self.meaning.reader_file.as_mut())
         {
             if path.is_relative() {
                 *path = base.join(&*path);

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::corpus::ArticleInfo;
 use crate::error::{Error, Result};
 use crate::index::{self, ArticleRecord, BuildReport, OpenIndex, RebuildOptions, Staleness};
-use crate::meaning::MeaningModel;
+use crate::meaning::{MeaningModel, Reader};
 use crate::query::Vocabulary;
 use crate::ranker::Ranker;
 use crate::search::{self, SearchCache};
@@ -29,6 +29,9 @@ pub struct Engine {
     /// The sentence-embedding model, when installed and enabled: questions are embedded with
     /// it and compared with the generation's passage embeddings.
     meaning: Option<Arc<MeaningModel>>,
+    /// The reader (a cross-encoder on the same model) that joins the decision to answer, when
+    /// the model is installed and the reader is on.
+    reader: Option<Arc<Reader>>,
     loaded: RwLock<Arc<Loaded>>,
 }
 
@@ -64,6 +67,10 @@ impl Engine {
             None => Ranker::builtin(),
         };
         let meaning = crate::meaning::shared(&config.meaning)?;
+        let reader = match &meaning {
+            Some(model) => crate::meaning::shared_reader(&config.meaning, model)?,
+            None => None,
+        };
         let mut preparation = Preparation::UpToDate;
         if let Err(staleness) = index::check(config) {
             if let Staleness::Corrupt(ref message) = staleness {
@@ -100,6 +107,7 @@ impl Engine {
             synonyms,
             ranker,
             meaning,
+            reader,
             loaded: RwLock::new(Arc::new(Loaded {
                 open,
                 cache: SearchCache::default(),
@@ -142,6 +150,7 @@ impl Engine {
                 verdict: crate::answer::Verdict::Abstained(crate::answer::AbstainReason::IndexDamaged),
                 hits: Vec::new(),
                 not_in_article: Vec::new(),
+                closest_only: false,
                 took: started.elapsed(),
             }
         })
@@ -154,6 +163,29 @@ impl Engine {
         let loaded = self.current();
         let meaning = self.question_meaning(&loaded, question);
         search::candidates(&self.context(&loaded, meaning.as_ref()), question)
+    }
+
+    /// The inputs of the decision to answer for `question`'s `candidates`: the ranker's logit
+    /// and the reader's scores when it is on (`citebot train-data`).
+    pub fn decision_inputs(
+        &self,
+        question: &str,
+        candidates: &search::Candidates,
+    ) -> (f32, Option<Vec<f32>>) {
+        let loaded = self.current();
+        let meaning = self.question_meaning(&loaded, question);
+        candidates.decision_inputs(&self.context(&loaded, meaning.as_ref()), question)
+    }
+
+    /// The meaning model, when installed and on (`citebot reader-pairs` encodes with it).
+    pub fn meaning_model(&self) -> Option<&MeaningModel> {
+        self.meaning.as_deref()
+    }
+
+    /// Whether answers use the reader (the model is installed, the reader is on and was
+    /// trained on that model).
+    pub fn uses_reader(&self) -> bool {
+        self.reader.is_some() && self.uses_meaning()
     }
 
     /// Whether answers use the meaning step (the model is installed and the index holds
@@ -174,6 +206,10 @@ impl Engine {
             settings: &self.config.search,
             ranker: &self.ranker,
             meaning,
+            reader: match (&self.meaning, &self.reader, meaning) {
+                (Some(model), Some(reader), Some(_)) => Some(search::Reading { model, reader }),
+                _ => None,
+            },
         }
     }
 

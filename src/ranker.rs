@@ -271,8 +271,15 @@ impl Model {
 
     /// The probability that the best passage answers the question.
     pub fn answer_probability(&self, features: &QuestionFeatures) -> f32 {
-        let logit = self.answer.apply(&features.values());
+        let logit = self.answer_logit(features);
         1.0 / (1.0 + (-logit).exp())
+    }
+
+    /// [`Model::answer_probability`] as a logit, less the threshold's: positive when this
+    /// decision alone answers. What the reader's decision combines with its own scores.
+    pub fn answer_logit(&self, features: &QuestionFeatures) -> f32 {
+        let threshold = self.answer_threshold.clamp(1e-6, 1.0 - 1e-6);
+        self.answer.apply(&features.values()) - (threshold / (1.0 - threshold)).ln()
     }
 
     /// Whether the article answers.

@@ -22,6 +22,7 @@ use crate::answer::{AbstainReason, Answer, Hit, Verdict};
 use crate::config::SearchSettings;
 use crate::embeddings::QuestionMeaning;
 use crate::index::{Fields, OpenIndex};
+use crate::meaning::{MeaningModel, Pair, Reader, ReaderDecision};
 use crate::passage::{Passage, PassageKind};
 use crate::query::{self, AnalysedQuestion, Concept, Origin, Variant, Vocabulary};
 use crate::ranker::{CandidateFeatures, QuestionFeatures, Ranker, TokenMatch};
@@ -416,6 +417,37 @@ pub struct Context<'a> {
     pub settings: &'a SearchSettings,
     pub ranker: &'a Ranker,
     pub meaning: Option<&'a QuestionMeaning>,
+    /// The reader and the model it runs on; `None` without them (or without the question's
+    /// meaning), and the decision is the ranker's alone.
+    pub reader: Option<Reading<'a>>,
+}
+
+/// The reader and the model it runs on.
+#[derive(Clone, Copy)]
+pub struct Reading<'a> {
+    pub model: &'a MeaningModel,
+    pub reader: &'a Reader,
+}
+
+impl Reading<'_> {
+    /// The reader's score of each of the first passages shown (at most `reader.reads`), best
+    /// first: how far "this passage answers" is above "none answers", in logits.
+    fn scores(&self, question: &str, ranked: &[Ranked]) -> Vec<f32> {
+        let pairs: Vec<Pair> = ranked
+            .iter()
+            .take(self.reader.reads)
+            .map(|candidate| {
+                let passage = &candidate.analysed.passage;
+                let sentences: Vec<&str> = (0..passage.sentences.len())
+                    .map(|index| passage.sentence_text(index))
+                    .collect();
+                let focus = candidate.best_sentences.first().copied().unwrap_or(0);
+                self.model
+                    .pair(question, &sentences, focus, self.reader.shape)
+            })
+            .collect();
+        self.model.read(self.reader, &pairs)
+    }
 }
 
 /// Answers `question`, returning at most `top` hits.
@@ -426,6 +458,7 @@ pub fn answer(context: &Context<'_>, question: &str, top: usize) -> Answer {
         verdict,
         hits,
         not_in_article,
+        closest_only: false,
         took: started.elapsed(),
     };
     let Some(candidates) = candidates(context, question) else {
@@ -452,10 +485,22 @@ pub fn answer(context: &Context<'_>, question: &str, top: usize) -> Answer {
         return finish(Verdict::Abstained(reason), Vec::new(), not_in_article);
     }
     // "reference 15" names what it wants: no decision to make.
-    if reference_number.is_none() && !context.model().answers(&features) {
+    let decision = reference_number
+        .is_none()
+        .then(|| decide(context, question, &ranked, &features));
+    if decision.as_ref().is_some_and(|decision| !decision.answers()) {
         let shares_a_word = ranked.iter().any(|candidate| candidate.bm25 > 0.0);
+        let reader_refused = matches!(
+            decision,
+            Some(Decision::Reader {
+                ranker_answers: true,
+                ..
+            })
+        );
         let reason = if !not_in_article.is_empty() {
             AbstainReason::NotInArticle
+        } else if shares_a_word && reader_refused {
+            AbstainReason::NotStated
         } else if shares_a_word {
             AbstainReason::WeakEvidence
         } else {
@@ -477,7 +522,71 @@ pub fn answer(context: &Context<'_>, question: &str, top: usize) -> Answer {
             passage: candidate.analysed.passage.clone(),
         })
         .collect();
-    finish(Verdict::Answered, hits, not_in_article)
+    let mut answer = finish(Verdict::Answered, hits, not_in_article);
+    answer.closest_only = decision.is_some_and(|decision| decision.unsure());
+    answer
+}
+
+/// The decision to answer: the reader's (its scores of the first passages shown, joined with
+/// the ranker's decision) when it is on, else the ranker's alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Decision {
+    Ranker {
+        answers: bool,
+    },
+    Reader {
+        /// What the ranker's decision alone says.
+        ranker_answers: bool,
+        /// The best reader score of the passages read.
+        best: f32,
+        decision: ReaderDecision,
+    },
+}
+
+impl Decision {
+    pub fn answers(&self) -> bool {
+        match *self {
+            Decision::Ranker { answers } => answers,
+            Decision::Reader {
+                ranker_answers,
+                best,
+                decision,
+            } => ranker_answers && best >= decision.veto_below,
+        }
+    }
+
+    /// Answers, but the reader is unsure the passages say exactly what was asked.
+    pub fn unsure(&self) -> bool {
+        match *self {
+            Decision::Ranker { .. } => false,
+            Decision::Reader { best, decision, .. } => {
+                self.answers() && best < decision.unsure_below
+            }
+        }
+    }
+}
+
+fn decide(
+    context: &Context<'_>,
+    question: &str,
+    ranked: &[Ranked],
+    features: &QuestionFeatures,
+) -> Decision {
+    let model = context.model();
+    match context.reader {
+        Some(reading) => {
+            let text = query::truncate_chars(question, context.settings.max_question_chars);
+            let scores = reading.scores(text, ranked);
+            Decision::Reader {
+                ranker_answers: model.answers(features),
+                best: ReaderDecision::best(&scores),
+                decision: reading.reader.decision,
+            }
+        }
+        None => Decision::Ranker {
+            answers: model.answers(features),
+        },
+    }
 }
 
 impl Context<'_> {
@@ -500,19 +609,39 @@ pub struct Candidates {
 }
 
 impl Candidates {
-    /// Each candidate's passage, features, token match and raw BM25 score, best first (for
-    /// scripts/train.py).
+    /// Each candidate's passage, features, token match, raw BM25 score and best sentences,
+    /// best first (for scripts/train.py and scripts/train_reader.py).
     pub fn each(
         &self,
-    ) -> impl Iterator<Item = (&Passage, &CandidateFeatures, Option<&TokenMatch>, f32)> {
+    ) -> impl Iterator<
+        Item = (
+            &Passage,
+            &CandidateFeatures,
+            Option<&TokenMatch>,
+            f32,
+            &[usize],
+        ),
+    > {
         self.ranked.iter().map(|r| {
             (
                 r.analysed.passage.as_ref(),
                 &r.features,
                 r.token_match.as_ref(),
                 r.bm25,
+                r.best_sentences.as_slice(),
             )
         })
+    }
+
+    /// The ranker's decision logit (see [`crate::ranker::Model::answer_logit`]) and, when the
+    /// reader is on, its scores of the first passages shown (for scripts/train_reader.py).
+    pub fn decision_inputs(&self, context: &Context<'_>, question: &str) -> (f32, Option<Vec<f32>>) {
+        let logit = context.model().answer_logit(&self.features);
+        let scores = context.reader.map(|reading| {
+            let text = query::truncate_chars(question, context.settings.max_question_chars);
+            reading.scores(text, &self.ranked)
+        });
+        (logit, scores)
     }
 }
 
@@ -1304,4 +1433,37 @@ fn best_sentences(passage: &AnalysedPassage, concepts: &[&WeightedConcept]) -> (
         return (vec![first.0, second.0], first.1);
     }
     (vec![first.0], first.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(ranker_answers: bool, best: f32) -> Decision {
+        Decision::Reader {
+            ranker_answers,
+            best,
+            decision: ReaderDecision {
+                veto_below: -3.0,
+                unsure_below: -2.0,
+            },
+        }
+    }
+
+    #[test]
+    fn the_reader_only_adds_refusals_to_the_rankers() {
+        // The ranker refuses (an off-topic question): the reader cannot make it answer.
+        assert!(!reader(false, 9.0).answers());
+        // The ranker answers: the reader vetoes below its threshold…
+        assert!(!reader(true, -3.5).answers());
+        // …is unsure between the veto and `unsure_below`…
+        assert!(reader(true, -2.5).answers());
+        assert!(reader(true, -2.5).unsure());
+        // …and sure above it.
+        assert!(reader(true, 1.0).answers());
+        assert!(!reader(true, 1.0).unsure());
+        // Nothing read: refused.
+        assert!(!reader(true, f32::NEG_INFINITY).answers());
+        assert!(!Decision::Ranker { answers: true }.unsure());
+    }
 }

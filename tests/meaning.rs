@@ -343,3 +343,116 @@ fn link_or_copy(from: &Path, to: &Path) {
         std::fs::copy(from, to).unwrap();
     }
 }
+
+/// tests/fixtures/reader_reference.json: pairs, their token ids from `citebot reader-pairs`,
+/// and the scores the JAX model of scripts/train_reader.py gives them with the shipped
+/// data/reader.safetensors (`train_reader.py --reference`).
+fn reader_references() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reader_reference.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn reference_pair(reference: &serde_json::Value) -> (String, Vec<String>, usize) {
+    let question = reference["question"].as_str().unwrap().to_string();
+    let sentences = reference["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    (question, sentences, reference["focus"].as_u64().unwrap() as usize)
+}
+
+#[test]
+fn the_shipped_reader_was_written_for_this_reference() {
+    use sha2::Digest;
+    let json = reader_references();
+    let shipped = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/reader.safetensors"))
+        .unwrap();
+    let digest: String = sha2::Sha256::digest(&shipped)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        json["reader_sha256"].as_str().unwrap(),
+        digest,
+        "data/reader.safetensors changed: write the reference again with scripts/train_reader.py --reference"
+    );
+}
+
+#[test]
+fn reader_pairs_and_scores_match_the_training_model() {
+    let reader = citebot::meaning::Reader::builtin();
+    let json = reader_references();
+    let references = json["pairs"].as_array().unwrap();
+    assert!(references.len() >= 4);
+    let mut pairs = Vec::new();
+    for reference in references {
+        let (question, sentences, focus) = reference_pair(reference);
+        let sentences: Vec<&str> = sentences.iter().map(String::as_str).collect();
+        let pair = model().pair(&question, &sentences, focus, reader.shape);
+        let ids: Vec<u32> = reference["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(pair.ids, ids, "{question}");
+        assert!(pair.ids.len() <= reader.shape.max_tokens);
+        pairs.push(pair);
+    }
+    let scores = model().read(&reader, &pairs);
+    for (reference, score) in references.iter().zip(&scores) {
+        let expected = reference["score"].as_f64().unwrap() as f32;
+        assert!(
+            (score - expected).abs() < 2e-3,
+            "{}: Rust {score}, JAX {expected}",
+            reference["question"]
+        );
+    }
+    // Each pair alone gives the same bits as in the batch.
+    for (pair, score) in pairs.iter().zip(&scores) {
+        let alone = model().read(&reader, std::slice::from_ref(pair));
+        assert_eq!(alone[0].to_bits(), score.to_bits());
+    }
+}
+
+#[test]
+fn a_pair_is_the_question_then_whole_sentences_around_the_focus_without_markers() {
+    let shape = citebot::meaning::PairShape {
+        max_tokens: 24,
+        question_tokens: 6,
+    };
+    let sentences = [
+        "First sentence here.",
+        "Second one.[2]",
+        "Third sentence, the focus.[5]: 527–530",
+        "Fourth.",
+        "A fifth sentence that is long enough not to fit in what is left.",
+    ];
+    let pair = model().pair("what is the focus of this long question", &sentences, 2, shape);
+    assert!(pair.ids.len() <= 24, "{}", pair.ids.len());
+    let separators: Vec<usize> = pair
+        .ids
+        .iter()
+        .enumerate()
+        .filter(|(_, &id)| id == 102)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(separators.len(), 2, "{:?}", pair.ids);
+    // The question is cut to its first six word pieces.
+    assert_eq!(separators[0], 7);
+    assert!(pair.types[..=separators[0]].iter().all(|&t| t == 0));
+    assert!(pair.types[separators[0] + 1..].iter().all(|&t| t == 1));
+    let passage = model().pair("", &sentences, 2, shape);
+    let third = model().pair("", &["Third sentence, the focus."], 0, shape);
+    let fourth = model().pair("", &["Fourth."], 0, shape);
+    let second = model().pair("", &["Second one."], 0, shape);
+    let first = model().pair("", &["First sentence here."], 0, shape);
+    // [CLS] [SEP] first … fourth [SEP]: the sentences after and before the focus while they
+    // fit, without markers; not the fifth, which does not fit.
+    let inner = |p: &citebot::meaning::Pair| p.ids[2..p.ids.len() - 1].to_vec();
+    let expected: Vec<u32> =
+        [inner(&first), inner(&second), inner(&third), inner(&fourth)].concat();
+    assert_eq!(inner(&passage), expected);
+}

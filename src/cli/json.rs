@@ -17,6 +17,10 @@ pub struct SearchResponse<'a> {
     /// when answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Answered, but the passages are only the closest the article has: the reader is unsure
+    /// they say exactly what was asked. Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub closest_only: bool,
     /// A problem with this input line (e.g. invalid UTF-8); absent normally.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
@@ -80,6 +84,7 @@ impl<'a> SearchResponse<'a> {
                 })
                 .collect(),
             reason,
+            closest_only: answer.closest_only,
             error: None,
         }
     }
@@ -92,6 +97,7 @@ impl<'a> SearchResponse<'a> {
             took_us: 0,
             passages: Vec::new(),
             reason: None,
+            closest_only: false,
             error: Some(message),
         }
     }

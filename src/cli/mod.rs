@@ -97,6 +97,14 @@ pub enum Command {
     /// line) with the features the ranker sees, one JSON object per line.
     #[command(hide = true)]
     TrainData,
+    /// For scripts/train_reader.py: the reader's token ids of each pair on standard input
+    /// (`{"question", "sentences", "focus", "max_tokens", "question_tokens"}` per line), one
+    /// JSON object per line; `--fingerprint` prints the installed model's fingerprint.
+    #[command(hide = true)]
+    ReaderPairs {
+        #[arg(long)]
+        fingerprint: bool,
+    },
 }
 
 #[cfg(feature = "discord")]
@@ -249,6 +257,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             write_training_data(&engine, std::io::stdin().lock(), out)?;
             Ok(Outcome::Done)
         }
+        Command::ReaderPairs { fingerprint } => {
+            let Some(model) = crate::meaning::shared(&config.meaning)? else {
+                anyhow::bail!("reader-pairs needs the meaning model: run scripts/install-model.sh");
+            };
+            if fingerprint {
+                writeln!(out, "{}", model.fingerprint())?;
+            } else {
+                write_reader_pairs(&model, std::io::stdin().lock(), out)?;
+            }
+            Ok(Outcome::Done)
+        }
         #[cfg(feature = "discord")]
         Command::Bot => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -321,6 +340,39 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     }
 }
 
+/// `citebot reader-pairs`: the reader's token ids of each (question, passage) line.
+fn write_reader_pairs(
+    model: &crate::meaning::MeaningModel,
+    input: impl BufRead,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        question: String,
+        sentences: Vec<String>,
+        focus: usize,
+        max_tokens: usize,
+        question_tokens: usize,
+    }
+    for (number, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line: Line = serde_json::from_str(&line)
+            .map_err(|error| anyhow::anyhow!("reader-pairs: line {}: {error}", number + 1))?;
+        let sentences: Vec<&str> = line.sentences.iter().map(String::as_str).collect();
+        let shape = crate::meaning::PairShape {
+            max_tokens: line.max_tokens.clamp(16, crate::meaning::MAX_TOKENS),
+            question_tokens: line.question_tokens.clamp(1, line.max_tokens.saturating_sub(8).max(1)),
+        };
+        let pair = model.pair(&line.question, &sentences, line.focus, shape);
+        serde_json::to_writer(&mut *out, &pair)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
 /// `citebot train-data`: for each question line, the decision's features and every
 /// candidate's, with the passage text the trainer matches evidence against.
 fn write_training_data(
@@ -333,19 +385,26 @@ fn write_training_data(
     for line in input.lines() {
         let line = line?;
         let row = match engine.candidates(&line) {
-            Some(found) => serde_json::json!({
-                "meaning": meaning,
-                "question_features": found.features.values(),
-                "not_in_article": found.not_in_article,
-                "candidates": found.each().map(|(passage, features, token_match, bm25)| serde_json::json!({
-                    "id": passage.id,
-                    "text": passage.text,
-                    "refs": passage.refs().iter().map(|n| n.0).collect::<Vec<_>>(),
-                    "features": features.values(),
-                    "token_match": token_match.map(|matched| matched.values()),
-                    "bm25_raw": bm25,
-                })).collect::<Vec<_>>(),
-            }),
+            Some(found) => {
+                let (answer_logit, reader) = engine.decision_inputs(&line, &found);
+                serde_json::json!({
+                    "meaning": meaning,
+                    "question_features": found.features.values(),
+                    "not_in_article": found.not_in_article,
+                    "answer_logit": answer_logit,
+                    "reader": reader,
+                    "candidates": found.each().map(|(passage, features, token_match, bm25, best)| serde_json::json!({
+                        "id": passage.id,
+                        "text": passage.text,
+                        "sentences": (0..passage.sentences.len()).map(|i| passage.sentence_text(i)).collect::<Vec<_>>(),
+                        "best_sentences": best,
+                        "refs": passage.refs().iter().map(|n| n.0).collect::<Vec<_>>(),
+                        "features": features.values(),
+                        "token_match": token_match.map(|matched| matched.values()),
+                        "bm25_raw": bm25,
+                    })).collect::<Vec<_>>(),
+                })
+            }
             None => serde_json::json!({
                 "meaning": meaning,
                 "question_features": QuestionFeatures::default().values(),

@@ -60,6 +60,10 @@ pub fn write_answer(
             let Some((first, rest)) = answer.hits_worth_showing().split_first() else {
                 return write_no_answer(out, &articles, total, "no passage matched", &[]);
             };
+            if answer.closest_only {
+                writeln!(out, "{}", crate::answer::CLOSEST_ONLY_NOTICE)?;
+                writeln!(out)?;
+            }
             write_hit_heading(out, first)?;
             if let Some(sentence) = first.best_sentence() {
                 writeln!(out, "» {}", one_line(sentence))?;

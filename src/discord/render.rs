@@ -205,7 +205,12 @@ const PASSAGE_MAX: usize = 1800;
 
 /// The reply to a question: one embed per shown passage, or the "no answer" embed.
 pub fn render_answer(answer: &Answer, page: AnswerPage, library: &Library) -> Reply {
-    let content = page.emergency.then(|| EMERGENCY_NOTICE.to_string());
+    let closest = (answer.answered() && answer.closest_only)
+        .then_some(crate::answer::CLOSEST_ONLY_NOTICE);
+    let content = match (page.emergency.then_some(EMERGENCY_NOTICE), closest) {
+        (Some(emergency), Some(closest)) => Some(format!("{emergency}\n{closest}")),
+        (emergency, closest) => emergency.or(closest).map(str::to_string),
+    };
     // Unasked, the first page shows only the passages worth showing next to the best one
     // (weak matches would read as answers); a person who asked for `top` passages gets them,
     // and "More passages" pages through the rest on request.
@@ -1090,6 +1095,7 @@ mod tests {
             verdict: Verdict::Answered,
             hits,
             not_in_article: Vec::new(),
+            closest_only: false,
             took: Duration::from_micros(120),
         }
     }
@@ -1151,6 +1157,7 @@ mod tests {
             verdict: Verdict::Abstained(AbstainReason::NoMatch),
             hits: Vec::new(),
             not_in_article: Vec::new(),
+            closest_only: false,
             took: Duration::from_micros(80),
         };
         let reply = render_answer(&abstained, page(1, false), &library());

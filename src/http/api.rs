@@ -122,6 +122,10 @@ pub struct AskResponse<'a> {
     /// What the question asks about that the articles never mention.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub not_in_article: &'a [String],
+    /// Answered, but the passages are only the closest the articles have (the reader is
+    /// unsure they say exactly what was asked); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closest_only: Option<&'static str>,
     /// The passages worth showing, best first.
     pub passages: Vec<AskPassage<'a>>,
     /// Where the text comes from and its licence, one line per article quoted.
@@ -211,6 +215,9 @@ pub fn ask_response<'a>(engine: &Engine, answer: &'a Answer) -> AskResponse<'a> 
         reason,
         explanation,
         not_in_article: &answer.not_in_article,
+        closest_only: answer
+            .closest_only
+            .then_some(crate::answer::CLOSEST_ONLY_NOTICE),
         passages,
         attribution,
         notice: NOT_ADVICE,

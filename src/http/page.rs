@@ -116,6 +116,13 @@ fn write_answer(html: &mut String, library: &Library, answer: &Answer) {
             html.push_str("</section>\n");
         }
         Verdict::Answered => {
+            if answer.closest_only {
+                let _ = write!(
+                    html,
+                    "<p class=\"closest\">{}</p>",
+                    escape(crate::answer::CLOSEST_ONLY_NOTICE)
+                );
+            }
             for hit in answer.hits_worth_showing() {
                 write_hit(html, library, hit);
             }

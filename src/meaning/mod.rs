@@ -29,6 +29,7 @@
 //! ```
 
 mod products;
+mod reader;
 mod tokenizer;
 
 use std::fmt;
@@ -47,6 +48,8 @@ use crate::config::MeaningSettings;
 use crate::error::{Error, Result};
 use products::{multiply, Threads, View};
 use tokenizer::WordPiece;
+
+pub use reader::{Pair, PairShape, Reader, ReaderDecision};
 
 /// Length of an [`Embedding`]: all-MiniLM-L6-v2's hidden size.
 pub const DIMENSIONS: usize = 384;
@@ -257,7 +260,7 @@ impl MeaningModel {
 
     /// `each` over every text, in order: a single text on the two question threads, more
     /// spread over the machine's cores, one text per thread at a time.
-    fn spread<T: Send>(&self, texts: &[&str], each: impl Fn(&str, Threads) -> T + Sync) -> Vec<T> {
+    fn spread<I: Sync, T: Send>(&self, texts: &[I], each: impl Fn(&I, Threads) -> T + Sync) -> Vec<T> {
         if let [text] = texts {
             if let Some(pool) = self.question_threads() {
                 return vec![pool.install(|| each(text, Threads::Two))];
@@ -343,6 +346,18 @@ impl MeaningModel {
 
     /// The BERT encoder over one sequence: the last layer's hidden states, tokens × 384.
     fn encode_tokens(&self, ids: &[u32], threads: Threads) -> Vec<f32> {
+        self.encode_with(ids, None, None, threads)
+    }
+
+    /// [`MeaningModel::encode_tokens`] with token types (`None`: all 0, one sentence) and
+    /// the reader's adapter (`None`: the base model, as the embeddings use it).
+    fn encode_with(
+        &self,
+        ids: &[u32],
+        types: Option<&[u8]>,
+        reader: Option<&Reader>,
+        threads: Threads,
+    ) -> Vec<f32> {
         let floats = self.weights.floats();
         let layout = &self.weights.layout;
         let tensor = |span: &Span| &floats[span.range()];
@@ -358,6 +373,11 @@ impl MeaningModel {
         for (position, (row, &id)) in hidden.chunks_exact_mut(width).zip(ids).enumerate() {
             let word = &words[id as usize * width..][..width];
             let place = &positions[position * width..][..width];
+            let passage = types.is_some_and(|types| types.get(position) == Some(&1));
+            let token_type = match reader {
+                Some(reader) if passage => &reader.passage_type[..],
+                _ => token_type,
+            };
             for (index, value) in row.iter_mut().enumerate() {
                 *value = word[index] + place[index] + token_type[index];
             }
@@ -371,10 +391,16 @@ impl MeaningModel {
         let scale = 1.0 / (head_width as f32).sqrt();
         let mut scores = vec![0.0f32; tokens * tokens];
         let mut context = vec![0.0f32; tokens * width];
-        for layer in &layout.layers {
-            let query = layer.query.apply(floats, &hidden, tokens, threads);
-            let key = layer.key.apply(floats, &hidden, tokens, threads);
-            let value = layer.value.apply(floats, &hidden, tokens, threads);
+        for (number, layer) in layout.layers.iter().enumerate() {
+            let adapter = reader
+                .and_then(|reader| reader.layer(number).map(|adapter| (adapter, reader.scale)));
+            let update = |index: usize| adapter.map(|(adapter, scale)| (adapter, index, scale));
+            let query =
+                reader::apply_with(&layer.query, floats, &hidden, tokens, threads, update(reader::map::QUERY));
+            let key =
+                reader::apply_with(&layer.key, floats, &hidden, tokens, threads, update(reader::map::KEY));
+            let value =
+                reader::apply_with(&layer.value, floats, &hidden, tokens, threads, update(reader::map::VALUE));
             for head in 0..heads {
                 let columns = head * head_width;
                 // scores = softmax(Q_h K_hᵀ / √d): K_hᵀ is K_h read with swapped strides.
@@ -400,19 +426,38 @@ impl MeaningModel {
                     width,
                 );
             }
-            let mut attended = layer
-                .attention_output
-                .apply(floats, &context, tokens, threads);
+            let mut attended = reader::apply_with(
+                &layer.attention_output,
+                floats,
+                &context,
+                tokens,
+                threads,
+                update(reader::map::ATTENTION_OUTPUT),
+            );
             add_in_place(&mut attended, &hidden);
             layer
                 .attention_norm
                 .apply(floats, &mut attended, config.layer_norm_eps);
 
-            let mut intermediate = layer.intermediate.apply(floats, &attended, tokens, threads);
+            let mut intermediate = reader::apply_with(
+                &layer.intermediate,
+                floats,
+                &attended,
+                tokens,
+                threads,
+                update(reader::map::INTERMEDIATE),
+            );
             intermediate
                 .iter_mut()
                 .for_each(|value| *value = gelu(*value));
-            let mut output = layer.output.apply(floats, &intermediate, tokens, threads);
+            let mut output = reader::apply_with(
+                &layer.output,
+                floats,
+                &intermediate,
+                tokens,
+                threads,
+                update(reader::map::OUTPUT),
+            );
             add_in_place(&mut output, &attended);
             layer
                 .output_norm
@@ -942,6 +987,42 @@ pub fn shared(settings: &MeaningSettings) -> Result<Option<Arc<MeaningModel>>> {
     let model = Arc::new(MeaningModel::load(&folder)?);
     loaded.push((folder, Arc::clone(&model)));
     Ok(Some(model))
+}
+
+/// The reader `settings` ask for, for `model`: `None` when it is off, or (with a warning)
+/// when it was trained on another base model than the one installed. A reader file named in
+/// config.toml that is missing or invalid is an error.
+pub fn shared_reader(
+    settings: &MeaningSettings,
+    model: &MeaningModel,
+) -> Result<Option<Arc<Reader>>> {
+    if !settings.reader {
+        return Ok(None);
+    }
+    let reader = match &settings.reader_file {
+        None => Reader::builtin(),
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| model_file_error(path, source))?;
+            Reader::parse(&bytes).map_err(|message| Error::ModelInvalid {
+                path: path.clone(),
+                message: format!("not a citebot reader: {message}"),
+            })?
+        }
+    };
+    if reader.base != model.fingerprint() {
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                trained_on = %reader.base,
+                installed = %model.fingerprint(),
+                "the reader was trained on another model than the one installed: deciding \
+                 without it, which refuses fewer questions the article does not answer; \
+                 run scripts/install-model.sh"
+            );
+        });
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(reader)))
 }
 
 /// The fingerprint of the model `settings` ask for, which an index built now would record;

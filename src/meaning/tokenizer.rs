@@ -122,6 +122,16 @@ impl WordPiece {
 
     /// One past the largest id this can give: the model's embedding table must have at
     /// least this many rows.
+    /// [CLS]: a sequence's first token.
+    pub(super) fn first_id(&self) -> u32 {
+        self.first
+    }
+
+    /// [SEP]: a sequence's last token, and the separator between a pair's two texts.
+    pub(super) fn last_id(&self) -> u32 {
+        self.last
+    }
+
     pub(super) fn id_limit(&self) -> usize {
         let largest = self
             .vocabulary
