@@ -358,7 +358,7 @@ fn shown_refs(hit: &Hit) -> Vec<RefNumber> {
 /// as underscores.
 fn section_url(passage: &Passage, library: &Library) -> Option<String> {
     let article = library.article(&passage.article)?;
-    let mut url = url::Url::parse(&article.source_url).ok()?;
+    let mut url = url::Url::parse(article.link_url()).ok()?;
     if let Some(heading) = passage.section_path.0.last() {
         url.set_fragment(Some(&heading.replace(' ', "_")));
     }
@@ -505,11 +505,23 @@ fn answer_footer(shown: &[&Hit], library: &Library) -> String {
     let mut sources: Vec<String> = Vec::new();
     for hit in shown {
         let passage = &hit.passage;
-        let licence = library
-            .article(&passage.article)
+        let article = library.article(&passage.article);
+        let licence = article
             .map(|article| article.licence.as_str())
             .unwrap_or("CC BY-SA 4.0");
-        let source = format!("{} · Wikipedia, {licence}", passage.article_title);
+        // A fetched article names the revision quoted, as CC BY-SA attribution asks (the
+        // title links to that revision).
+        let revision = article
+            .and_then(|article| article.revision.as_ref())
+            .map(|revision| {
+                format!(
+                    " revision {} of {},",
+                    revision.revision,
+                    crate::corpus::revision_date(&revision.timestamp)
+                )
+            })
+            .unwrap_or_default();
+        let source = format!("{} · Wikipedia,{revision} {licence}", passage.article_title);
         if !sources.contains(&source) {
             sources.push(source);
         }

@@ -188,9 +188,21 @@ fn write_hit(html: &mut String, library: &Library, hit: &Hit) {
 }
 
 fn write_attribution(html: &mut String, info: &ArticleInfo) {
+    let revision = info
+        .revision
+        .as_ref()
+        .map(|revision| {
+            format!(
+                ", <a href=\"{}\">revision {} of {}</a>",
+                escape(&revision.permalink),
+                revision.revision,
+                escape(crate::corpus::revision_date(&revision.timestamp))
+            )
+        })
+        .unwrap_or_default();
     let _ = write!(
         html,
-        "<p>Text from the Wikipedia article <a href=\"{}\">{}</a>, licensed {}.</p>",
+        "<p>Text from the Wikipedia article <a href=\"{}\">{}</a>{revision}, licensed {}.</p>",
         escape(&info.source_url),
         escape(&info.title),
         licence_link(&info.licence)
