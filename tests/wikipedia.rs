@@ -850,3 +850,38 @@ fn add_errors_are_one_line_with_exit_status_2() {
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
+
+#[test]
+fn a_fetched_article_dropped_into_the_corpus_is_seen_by_the_staleness_check() {
+    let fake = FakeWikipedia::with_page("Morphea", "morphea.rev1.bare.json", "morphea.rev1.html");
+    let fetched = temp_corpus();
+    add(&fake, fetched.path(), "Morphea").unwrap();
+    let bytes = std::fs::read(fetched.path().join("morphea.wikipedia.json")).unwrap();
+
+    // A corpus of the browser copy, indexed; then the fetched file appears beside it.
+    let env = Workspace::with_seed_corpus();
+    env.build_index();
+    let before = env.live_generation();
+    env.write_article("morphea.wikipedia.json", &bytes);
+    let output = run(&mut env.citebot(&["ask", "Is methotrexate used for linear morphea?"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("built it in"),
+        "{}",
+        stderr(&output)
+    );
+    assert_ne!(env.live_generation(), before);
+    let answer = stdout(&output);
+    assert!(answer.contains("(Morphea)"), "{answer}");
+    assert!(
+        answer.contains(&format!("revision {MORPHEA_REV1} of 2024-01-15")),
+        "{answer}"
+    );
+    // Both kinds answer from one corpus: the copy's attribution is as it always was.
+    let output = run(&mut env.citebot(&["ask", "How is calcinosis cutis treated?"]));
+    let answer = stdout(&output);
+    assert!(
+        answer.contains("From the Wikipedia article \"Calcinosis cutis\" (https://en.wikipedia.org/wiki/Calcinosis_cutis, CC BY-SA 4.0)."),
+        "{answer}"
+    );
+}
