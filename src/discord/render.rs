@@ -1336,6 +1336,35 @@ mod tests {
             /// Whatever the text, question and page size, every reply fits Discord's limits and
             /// pings no one.
             #[test]
+    fn a_fetched_article_names_its_revision_and_links_it() {
+        let mut library = library();
+        library.articles[0].revision = Some(crate::article::ArticleSource {
+            url: "https://en.wikipedia.org/wiki/Calcinosis_cutis".to_string(),
+            licence: "CC BY-SA 4.0".to_string(),
+            revision: 1190000001,
+            timestamp: "2023-12-12T08:14:03Z".to_string(),
+            permalink: "https://en.wikipedia.org/w/index.php?oldid=1190000001".to_string(),
+        });
+        let reply = render_answer(
+            &answer("diltiazem?", vec![hit_of("Diltiazem, a calcium channel blocker")]),
+            page(1, false),
+            &library,
+        );
+        let embed = &reply.embeds[0];
+        assert_eq!(
+            embed.url.as_deref(),
+            Some("https://en.wikipedia.org/w/index.php?oldid=1190000001#Treatment")
+        );
+        let footer = embed.footer.as_deref().unwrap_or_default();
+        assert!(
+            footer.starts_with(
+                "Calcinosis cutis · Wikipedia, revision 1190000001 of 2023-12-12, CC BY-SA 4.0"
+            ),
+            "{footer}"
+        );
+    }
+
+    #[test]
             fn replies_fit_discord(
                 sentences in proptest::collection::vec("[a-zA-Z*_~`|@<>#\\[\\] ]{1,400}", 1..12),
                 question in "\\PC{0,3000}",
