@@ -1325,17 +1325,7 @@ mod tests {
         assert_eq!(reply.embeds.len(), 5);
     }
 
-    mod properties {
-        use proptest::prelude::*;
-
-        use super::*;
-
-        proptest! {
-            #![proptest_config(ProptestConfig::with_cases(64))]
-
-            /// Whatever the text, question and page size, every reply fits Discord's limits and
-            /// pings no one.
-            #[test]
+    #[test]
     fn a_fetched_article_names_its_revision_and_links_it() {
         let mut library = library();
         library.articles[0].revision = Some(crate::article::ArticleSource {
@@ -1346,7 +1336,10 @@ mod tests {
             permalink: "https://en.wikipedia.org/w/index.php?oldid=1190000001".to_string(),
         });
         let reply = render_answer(
-            &answer("diltiazem?", vec![hit_of("Diltiazem, a calcium channel blocker")]),
+            &answer(
+                "diltiazem?",
+                vec![hit_of("Diltiazem, a calcium channel blocker")],
+            ),
             page(1, false),
             &library,
         );
@@ -1364,7 +1357,17 @@ mod tests {
         );
     }
 
-    #[test]
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Whatever the text, question and page size, every reply fits Discord's limits and
+            /// pings no one.
+            #[test]
             fn replies_fit_discord(
                 sentences in proptest::collection::vec("[a-zA-Z*_~`|@<>#\\[\\] ]{1,400}", 1..12),
                 question in "\\PC{0,3000}",
