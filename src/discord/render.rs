@@ -906,8 +906,26 @@ pub fn source_choices(citations: &[Citation], typed: &str) -> Vec<(String, u32)>
 pub fn render_about(library: &Library) -> Reply {
     let mut sources = String::new();
     for article in &library.articles {
+        // A fetched article says which revision it quotes, linked to that revision.
+        let revision = article
+            .revision
+            .as_ref()
+            .map(|revision| {
+                format!(
+                    " ({})",
+                    masked_link(
+                        &format!(
+                            "revision {} of {}",
+                            revision.revision,
+                            crate::corpus::revision_date(&revision.timestamp)
+                        ),
+                        &revision.permalink
+                    )
+                )
+            })
+            .unwrap_or_default();
         sources.push_str(&format!(
-            "• {} — {} passages, {} references. Text by Wikipedia contributors ({}), licensed {}; shown unchanged except for formatting.\n",
+            "• {}{revision} — {} passages, {} references. Text by Wikipedia contributors ({}), licensed {}; shown unchanged except for formatting.\n",
             masked_link(&article.title, &article.source_url),
             article.passages,
             article.references,
@@ -1354,6 +1372,14 @@ mod tests {
                 "Calcinosis cutis · Wikipedia, revision 1190000001 of 2023-12-12, CC BY-SA 4.0"
             ),
             "{footer}"
+        );
+        let about = render_about(&library);
+        let description = about.embeds[0].description.as_deref().unwrap_or_default();
+        assert!(
+            description.contains(
+                "[revision 1190000001 of 2023-12-12](https://en.wikipedia.org/w/index.php?oldid=1190000001)"
+            ),
+            "{description}"
         );
     }
 
