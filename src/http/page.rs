@@ -264,4 +264,36 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
         );
     }
+
+    #[test]
+    fn a_fetched_article_is_attributed_to_its_revision() {
+        let info = ArticleInfo {
+            slug: "morphea".to_string(),
+            title: "Morphea".to_string(),
+            source_url: "https://en.wikipedia.org/wiki/Morphea".to_string(),
+            licence: "CC BY-SA 4.0".to_string(),
+            passages: 15,
+            references: 7,
+            sections: Vec::new(),
+            revision: Some(crate::article::ArticleSource {
+                url: "https://en.wikipedia.org/wiki/Morphea".to_string(),
+                licence: "CC BY-SA 4.0".to_string(),
+                revision: 1201000001,
+                timestamp: "2024-01-15T09:30:00Z".to_string(),
+                permalink: "https://en.wikipedia.org/w/index.php?oldid=1201000001".to_string(),
+            }),
+        };
+        let mut html = String::new();
+        write_attribution(&mut html, &info);
+        assert!(
+            html.contains(
+                "<a href=\"https://en.wikipedia.org/w/index.php?oldid=1201000001\">revision 1201000001 of 2024-01-15</a>"
+            ),
+            "{html}"
+        );
+        assert_eq!(
+            info.attribution(),
+            "From the Wikipedia article \"Morphea\", revision 1201000001 of 2024-01-15 (https://en.wikipedia.org/w/index.php?oldid=1201000001, CC BY-SA 4.0)."
+        );
+    }
 }
