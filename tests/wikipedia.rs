@@ -885,3 +885,28 @@ fn a_fetched_article_dropped_into_the_corpus_is_seen_by_the_staleness_check() {
         "{answer}"
     );
 }
+
+#[test]
+fn a_revision_that_changes_no_passage_is_still_taken_and_said_so() {
+    let fake = FakeWikipedia::with_page("Morphea", "morphea.rev1.bare.json", "morphea.rev1.html");
+    let env = workspace_for(&fake);
+    let output = citebot(&env, &fake, &["add", "Morphea"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // A new revision whose text citebot reads is the same (an edit to the infobox, say).
+    fake.route(
+        &bare_path("Morphea"),
+        json_fixture("morphea.rev2.bare.json"),
+    );
+    fake.route(&html_path(MORPHEA_REV2), html_fixture("morphea.rev1.html"));
+    let output = citebot(&env, &fake, &["refresh", "morphea"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = stdout(&output);
+    assert!(
+        report.contains(&format!(
+            "morphea: updated revision {MORPHEA_REV1} of 2024-01-15 → {MORPHEA_REV2} of 2024-06-02: no passage or reference changed"
+        )),
+        "{report}"
+    );
+    let output = citebot(&env, &fake, &["refresh", "--check"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

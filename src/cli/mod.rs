@@ -528,7 +528,11 @@ fn run_refresh(
                     revision_date(&from.1),
                     to.0,
                     revision_date(&to.1),
-                    changes.summary()
+                    if changes.is_empty() {
+                        "no passage or reference changed (the edit was elsewhere: formatting, an infobox, a table)".to_string()
+                    } else {
+                        changes.summary()
+                    }
                 )?;
                 for line in changes.lines() {
                     writeln!(out, "  {line}")?;
