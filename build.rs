@@ -10,6 +10,8 @@ const INDEX_SOURCES: &[&str] = &[
     "src/passage.rs",
     "src/corpus.rs",
     "src/index.rs",
+    "src/wikipedia/parsoid.rs",
+    "src/wikipedia/stored.rs",
 ];
 
 fn main() {

@@ -31,7 +31,7 @@ export CARGO_TARGET_DIR="${CITEBOT_FUZZ_TARGET_DIR:-$HOME/.cache/citebot-fuzz-ta
 export RUSTC_BOOTSTRAP=1
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(parse_article citation_entry query)
+    targets=(parse_article parse_parsoid citation_entry query)
 fi
 
 skip() {
@@ -93,6 +93,7 @@ runs_start=$SECONDS
 for target in "${targets[@]}"; do
     case "$target" in
         query) dict=fuzz/query.dict ;;
+        parse_parsoid) dict=fuzz/parsoid.dict ;;
         *) dict=fuzz/article.dict ;;
     esac
     # The working corpus: fresh each run (seeded from fuzz/seeds, committed, so runs start

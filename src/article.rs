@@ -63,6 +63,9 @@ pub struct Article {
     pub passages: Vec<Passage>,
     pub references: Vec<Citation>,
     pub warnings: Vec<ParseWarning>,
+    /// For an article fetched from Wikipedia (`citebot add`): the revision it is.
+    #[serde(default)]
+    pub source: Option<ArticleSource>,
 }
 
 impl Article {
@@ -102,7 +105,7 @@ impl Article {
 
 /// Infobox labels Wikipedia's medical-condition infobox uses. A label may be glued to its value
 /// in the copy ("Other namesCutaneous calcification"), so these are matched as prefixes.
-const INFOBOX_LABELS: &[&str] = &[
+pub(crate) const INFOBOX_LABELS: &[&str] = &[
     "Other names",
     "Pronunciation",
     "Specialty",
@@ -285,6 +288,74 @@ pub fn parse_article(slug: &str, text: &str, limits: PassageLimits) -> Article {
     }
 
     let (references, notes) = parse_reference_lines(&reference_lines, &mut warnings);
+    assemble(
+        ArticleParts {
+            slug,
+            title: header.title,
+            redirected_from: header.redirected_from,
+            infobox: header.infobox,
+            paragraphs,
+            references,
+            notes,
+            warnings,
+            source: None,
+        },
+        limits,
+    )
+}
+
+/// An article before it is cut into passages: what a reader of one stored form (the
+/// browser copy here, Parsoid HTML in [`crate::wikipedia::parsoid`]) found in it. Both forms
+/// become the same [`Passage`]s through [`assemble`].
+pub(crate) struct ArticleParts<'a> {
+    pub slug: &'a str,
+    pub title: String,
+    pub redirected_from: Option<String>,
+    pub infobox: Vec<InfoboxLine>,
+    /// Each paragraph (or list item) with its section path and the 1-based line it starts on
+    /// (0 where the stored form has no lines).
+    pub paragraphs: Vec<(SectionPath, &'a str, usize)>,
+    pub references: Vec<Citation>,
+    /// Notes-list entries: label and text.
+    pub notes: Vec<(String, String)>,
+    pub warnings: Vec<ParseWarning>,
+    pub source: Option<ArticleSource>,
+}
+
+/// Where a fetched article comes from: the revision its text is, for attribution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArticleSource {
+    /// The article's address ("https://en.wikipedia.org/wiki/Morphea").
+    pub url: String,
+    /// The licence as people know it ("CC BY-SA 4.0").
+    pub licence: String,
+    /// The revision id the text is.
+    pub revision: u64,
+    /// When that revision was saved (ISO 8601, UTC).
+    pub timestamp: String,
+    /// The permanent address of that revision ("…/w/index.php?oldid=N").
+    pub permalink: String,
+}
+
+/// Cuts paragraphs into passages and adds the Notes and References entries: the part of
+/// parsing that every stored form shares.
+pub(crate) fn assemble(parts: ArticleParts<'_>, limits: PassageLimits) -> Article {
+    let ArticleParts {
+        slug,
+        title,
+        redirected_from,
+        infobox,
+        paragraphs,
+        references,
+        notes,
+        mut warnings,
+        source,
+    } = parts;
+    let header = Header {
+        title,
+        redirected_from,
+        infobox,
+    };
 
     let mut passages = Vec::new();
     let known_refs: BTreeSet<RefNumber> = references.iter().map(|c| c.number).collect();
@@ -376,6 +447,7 @@ pub fn parse_article(slug: &str, text: &str, limits: PassageLimits) -> Article {
         passages,
         references,
         warnings,
+        source,
     }
 }
 

@@ -13,9 +13,10 @@ use crate::config::{toml_error, Config};
 use crate::discord::DiscordSettings;
 use crate::error::{Error, Result};
 use crate::http::HttpSettings;
+use crate::wikipedia::WikipediaSettings;
 
 /// The top-level sections that belong to a surface, not to the core.
-pub const SURFACE_SECTIONS: &[&str] = &["discord", "http"];
+pub const SURFACE_SECTIONS: &[&str] = &["discord", "http", "wikipedia"];
 
 /// Every setting of `config.toml`.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +27,8 @@ pub struct ConfigFile {
     pub discord: DiscordSettings,
     /// `[http]`: `citebot serve`.
     pub http: HttpSettings,
+    /// `[wikipedia]`: `citebot add` and `citebot refresh`.
+    pub wikipedia: WikipediaSettings,
 }
 
 /// The surfaces' sections, read from the whole text (the core's keys are skipped here: the
@@ -36,6 +39,8 @@ struct Sections {
     discord: DiscordSettings,
     #[serde(default)]
     http: HttpSettings,
+    #[serde(default)]
+    wikipedia: WikipediaSettings,
 }
 
 impl ConfigFile {
@@ -85,10 +90,12 @@ impl ConfigFile {
         let sections: Sections = toml::from_str(text).map_err(|error| toml_error(text, &error))?;
         sections.discord.validate()?;
         sections.http.validate()?;
+        sections.wikipedia.validate()?;
         Ok(ConfigFile {
             core,
             discord: sections.discord,
             http: sections.http,
+            wikipedia: sections.wikipedia,
         })
     }
 }
@@ -136,6 +143,10 @@ mod tests {
         assert!(error.starts_with("line 2"), "{error}");
         let error = ConfigFile::parse("[http]\nlisten = 3\n").unwrap_err();
         assert!(error.starts_with("line 2"), "{error}");
+        let error =
+            ConfigFile::parse("[wikipedia]\norigin = \"https://en.wikipedia.org\"\norgin = 1\n")
+                .unwrap_err();
+        assert!(error.starts_with("line 3"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The corpus folder: every `*.txt` in it is an article. Loading reads and checks the files;
-//! the fingerprint tells the index whether it still matches them.
+//! The corpus folder: every `*.txt` in it is an article copied from a browser, and every
+//! `*.wikipedia.json` one fetched by `citebot add` (see [`crate::wikipedia::stored`]). Loading
+//! reads and checks the files; the fingerprint tells the index whether it still matches them.
 //!
 //! The fingerprint is a SHA-256 over every file's name, length and content hash. A rebuild
 //! records each file's metadata (length, mtime, ctime, inode) beside its content hash
@@ -15,8 +16,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::article::{parse_article, Article, PassageLimits};
+use crate::article::{parse_article, Article, ArticleSource, PassageLimits};
 use crate::error::{Error, Result};
+use crate::wikipedia::stored::{slug_of_file_name, StoredArticle, STORED_SUFFIX};
 
 /// What people need to know about an article's origin: shown by `/about` and in footers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,19 +32,30 @@ pub struct ArticleInfo {
     pub references: usize,
     /// The sections that hold passages, in reading order ("Lead" first when it has text).
     pub sections: Vec<crate::passage::SectionPath>,
+    /// For an article fetched from Wikipedia: the revision its text is.
+    #[serde(default)]
+    pub revision: Option<ArticleSource>,
 }
 
 impl ArticleInfo {
-    /// Wikipedia articles are CC BY-SA 4.0; the URL is derived from the title.
+    /// A fetched article says where it comes from; for a copy, Wikipedia articles are
+    /// CC BY-SA 4.0 and the URL is derived from the title.
     pub fn for_article(article: &Article) -> ArticleInfo {
         ArticleInfo {
             slug: article.slug.clone(),
             title: article.title.clone(),
-            source_url: format!(
-                "https://en.wikipedia.org/wiki/{}",
-                article.title.replace(' ', "_")
-            ),
-            licence: "CC BY-SA 4.0".to_string(),
+            source_url: match &article.source {
+                Some(source) => source.url.clone(),
+                None => format!(
+                    "https://en.wikipedia.org/wiki/{}",
+                    article.title.replace(' ', "_")
+                ),
+            },
+            licence: article
+                .source
+                .as_ref()
+                .map_or_else(|| "CC BY-SA 4.0".to_string(), |s| s.licence.clone()),
+            revision: article.source.clone(),
             passages: article.body_passages().count(),
             references: article.references.len(),
             sections: {
@@ -56,6 +69,42 @@ impl ArticleInfo {
             },
         }
     }
+
+    /// The attribution line every answer ends with. A fetched article names its revision,
+    /// that revision's date and its permanent address, as CC BY-SA attribution asks:
+    /// `From the Wikipedia article "Morphea", revision 1234 of 2024-05-01
+    /// (https://en.wikipedia.org/w/index.php?oldid=1234, CC BY-SA 4.0).`
+    pub fn attribution(&self) -> String {
+        match &self.revision {
+            Some(revision) => format!(
+                "From the Wikipedia article \"{}\", revision {} of {} ({}, {}).",
+                self.title,
+                revision.revision,
+                revision_date(&revision.timestamp),
+                revision.permalink,
+                self.licence
+            ),
+            None => format!(
+                "From the Wikipedia article \"{}\" ({}, {}).",
+                self.title, self.source_url, self.licence
+            ),
+        }
+    }
+
+    /// Where to link the article: the revision's permanent address for a fetched article,
+    /// else the article's address.
+    pub fn link_url(&self) -> &str {
+        self.revision
+            .as_ref()
+            .map_or(self.source_url.as_str(), |revision| {
+                revision.permalink.as_str()
+            })
+    }
+}
+
+/// "2024-05-01T10:00:00Z" → "2024-05-01".
+pub fn revision_date(timestamp: &str) -> &str {
+    timestamp.split('T').next().unwrap_or(timestamp)
 }
 
 /// What the file system says about a file: enough to tell, without reading it, that it has not
@@ -156,7 +205,17 @@ fn now_ns() -> i64 {
         .unwrap_or(i64::MAX)
 }
 
-/// Lists the `*.txt` files of the corpus folder, sorted by name so ids are stable.
+/// Whether a corpus file is an article fetched from Wikipedia (else a browser copy).
+pub fn is_fetched(file: &ArticleFile) -> bool {
+    file.path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.ends_with(STORED_SUFFIX))
+}
+
+/// Lists the `*.txt` and `*.wikipedia.json` files of the corpus folder, sorted by name so ids
+/// are stable. Two files for one name (`morphea.txt` and `morphea.wikipedia.json`) are an
+/// error: passage ids and `--article` would not know which is meant.
 pub fn list_articles(corpus_dir: &Path) -> Result<Vec<ArticleFile>> {
     let entries = std::fs::read_dir(corpus_dir).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
@@ -177,7 +236,13 @@ pub fn list_articles(corpus_dir: &Path) -> Result<Vec<ArticleFile>> {
             source,
         })?;
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("txt") {
+        let Some(file_name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        let fetched_slug = slug_of_file_name(file_name).map(str::to_string);
+        if file_name.starts_with('.')
+            || (fetched_slug.is_none() && path.extension().and_then(|e| e.to_str()) != Some("txt"))
+        {
             continue;
         }
         // One stat per file, relative to the open folder (no path walk); a symbolic link is
@@ -192,11 +257,11 @@ pub fn list_articles(corpus_dir: &Path) -> Result<Vec<ArticleFile>> {
         if !metadata.is_file() {
             continue;
         }
-        let Some(slug) = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .map(str::to_string)
-        else {
+        let Some(slug) = fetched_slug.or_else(|| {
+            path.file_stem()
+                .and_then(|s| s.to_str())
+                .map(str::to_string)
+        }) else {
             continue;
         };
         files.push(ArticleFile {
@@ -206,6 +271,13 @@ pub fn list_articles(corpus_dir: &Path) -> Result<Vec<ArticleFile>> {
         });
     }
     files.sort_by(|a, b| a.slug.cmp(&b.slug));
+    if let Some(pair) = files.windows(2).find(|pair| pair[0].slug == pair[1].slug) {
+        return Err(Error::DuplicateArticle {
+            slug: pair[0].slug.clone(),
+            first: pair[0].path.clone(),
+            second: pair[1].path.clone(),
+        });
+    }
     if files.is_empty() {
         return Err(Error::CorpusEmpty {
             path: corpus_dir.to_path_buf(),
@@ -264,7 +336,15 @@ fn parse_article_bytes(
             offset: text.find('\0').unwrap_or(0),
         });
     }
-    let article = parse_article(&file.slug, &text, limits);
+    let article = if is_fetched(file) {
+        let stored = StoredArticle::from_json(&text).map_err(|error| Error::StoredArticle {
+            path: file.path.clone(),
+            message: error.0,
+        })?;
+        stored.parse(&file.slug, limits)
+    } else {
+        parse_article(&file.slug, &text, limits)
+    };
     if article.body_passages().next().is_none() {
         return Err(Error::NoBody {
             path: file.path.clone(),

@@ -9,9 +9,19 @@ pub enum Error {
     CorpusMissing { path: PathBuf },
 
     #[error(
-        "corpus folder {path} holds no .txt article: copy a Wikipedia article there as plain text"
+        "corpus folder {path} holds no article: fetch one with `citebot add TITLE`, or copy a Wikipedia article there as plain text (.txt)"
     )]
     CorpusEmpty { path: PathBuf },
+
+    #[error("two articles are named {slug:?}: {first} and {second}; remove one of them (passage ids and --article need one per name)")]
+    DuplicateArticle {
+        slug: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+
+    #[error("fetched article {path}: {message}")]
+    StoredArticle { path: PathBuf, message: String },
 
     #[error("cannot read {path}: {source}")]
     Read {

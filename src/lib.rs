@@ -30,6 +30,9 @@ pub mod query;
 pub mod ranker;
 pub mod search;
 pub mod synth;
+// Articles fetched from Wikipedia (`citebot add`, `citebot refresh`): reading them is always
+// built; fetching needs the `wikipedia` cargo feature (on by default).
+pub mod wikipedia;
 
 pub use answer::{Answer, Hit, Verdict};
 pub use citation::{Citation, RefNumber};

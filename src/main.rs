@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     }
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::NoAnswer) => ExitCode::from(1),
+        Ok(Outcome::NoAnswer | Outcome::OutOfDate) => ExitCode::from(1),
         Err(error) => {
             eprintln!("citebot: {}", one_line(&error));
             ExitCode::from(2)

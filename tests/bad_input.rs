@@ -668,7 +668,11 @@ fn article_without_body() {
 fn missing_and_empty_corpus() {
     let env = Workspace::empty();
     let output = run(env.command().args(["search", "x"]));
-    assert_clear_error(&output, "empty corpus", &["no .txt article"]);
+    assert_clear_error(
+        &output,
+        "empty corpus",
+        &["holds no article", "citebot add"],
+    );
     std::fs::remove_dir_all(env.corpus_dir()).unwrap_or_else(|e| panic!("{e}"));
     let output = run(env.command().args(["search", "x"]));
     assert_clear_error(&output, "missing corpus", &["not found", "corpus_dir"]);

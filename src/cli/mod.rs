@@ -22,7 +22,7 @@ use crate::index::{self, RebuildOptions};
     name = "citebot",
     version,
     about = "Answers questions from cited Wikipedia articles, offline, with sources",
-    after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n\nExit status: 0 answered (or done), 1 the article has no answer, 2 error."
+    after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n\nExit status: 0 answered (or done), 1 the article has no answer (refresh --check: an article is out of date), 2 error."
 )]
 pub struct Cli {
     /// Settings file; relative paths in it are taken from its folder.
@@ -93,6 +93,20 @@ pub enum Command {
     )]
     #[cfg(feature = "discord")]
     Feedback(FeedbackArgs),
+    /// Fetch an article from Wikipedia into the corpus (the latest revision, through
+    /// MediaWiki's REST API), then rebuild the index. A redirect is followed to its target.
+    #[command(
+        after_help = "Examples:\n  citebot add \"Morphea\"\n  citebot add https://en.wikipedia.org/wiki/Calcinosis_cutis\n  citebot add \"Sklerodermie\" --lang de\n\nWrites corpus/NAME.wikipedia.json (the revision's metadata and Parsoid HTML) atomically;\non any error nothing is written. Needs [wikipedia] user_agent in config.toml."
+    )]
+    #[cfg(feature = "wikipedia")]
+    Add(AddArgs),
+    /// Bring the fetched articles up to date: ask each one's latest revision, fetch the
+    /// changed ones, report what changed in passages and references, rebuild the index.
+    #[command(
+        after_help = "Examples:\n  citebot refresh\n  citebot refresh morphea\n  citebot refresh --check     # report only; exit 1 when something is out of date\n\nExit status: 0 up to date (or updated), 1 out of date (--check), 2 error. deploy/citebot-refresh.timer runs --check daily."
+    )]
+    #[cfg(feature = "wikipedia")]
+    Refresh(RefreshArgs),
     /// For scripts/train.py: every candidate of each question on standard input (one per
     /// line) with the features the ranker sees, one JSON object per line.
     #[command(hide = true)]
@@ -128,6 +142,32 @@ pub struct ServeArgs {
     /// in config.toml; port 0 picks a free one).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+}
+
+#[cfg(feature = "wikipedia")]
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The article's title ("Morphea") or URL (https://en.wikipedia.org/wiki/Morphea).
+    #[arg(value_name = "TITLE|URL")]
+    pub target: String,
+    /// The Wikipedia language to fetch from (default: wikipedia.origin in config.toml, which
+    /// is English Wikipedia unless changed).
+    #[arg(long, value_name = "CODE")]
+    pub lang: Option<String>,
+    /// The name in the corpus (default: from the title, "calcinosis-cutis").
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+#[cfg(feature = "wikipedia")]
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// The fetched articles to refresh (default: all of them).
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Only report: fetch no article, change nothing, exit 1 when one is out of date.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +212,8 @@ pub enum Outcome {
     Done,
     /// `ask` found no answer in the article (exit status 1, like grep without a match).
     NoAnswer,
+    /// `refresh --check` found an article out of date (exit status 1).
+    OutOfDate,
 }
 
 /// Loads the config: the named file, or the defaults when the default file is absent.
@@ -252,6 +294,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             eval::run(&engine, &args, out)?;
             Ok(Outcome::Done)
         }
+        #[cfg(feature = "wikipedia")]
+        Command::Add(args) => run_add(&config, &file.wikipedia, &args, out),
+        #[cfg(feature = "wikipedia")]
+        Command::Refresh(args) => run_refresh(&config, &file.wikipedia, &args, out),
         Command::TrainData => {
             let engine = open_engine(&config)?;
             write_training_data(&engine, std::io::stdin().lock(), out)?;
@@ -443,6 +489,134 @@ fn rebuild_options() -> RebuildOptions {
     RebuildOptions {
         progress: show_progress.then_some(render::progress as fn(u64, u64)),
     }
+}
+
+#[cfg(feature = "wikipedia")]
+fn run_add(
+    config: &Config,
+    settings: &crate::wikipedia::WikipediaSettings,
+    args: &AddArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    use crate::wikipedia::fetch;
+    let target = fetch::Target::parse(&args.target).map_err(anyhow::Error::msg)?;
+    let added = fetch::add(
+        &config.corpus_dir,
+        settings,
+        &target,
+        args.lang.as_deref(),
+        args.name.as_deref(),
+        config.passage_limits(),
+    )?;
+    let stored = &added.stored;
+    let redirect = stored
+        .redirected_from
+        .as_deref()
+        .map(|from| format!(" (redirected from {from:?})"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "added \"{}\"{redirect}, revision {} of {} ({}), as {}: {} passages, {} references",
+        stored.title,
+        stored.revision,
+        crate::corpus::revision_date(&stored.timestamp),
+        stored.permalink(),
+        added.path.display(),
+        added.article.body_passages().count(),
+        added.article.references.len(),
+    )?;
+    run_index(config, out)
+}
+
+#[cfg(feature = "wikipedia")]
+fn run_refresh(
+    config: &Config,
+    settings: &crate::wikipedia::WikipediaSettings,
+    args: &RefreshArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    use crate::corpus::revision_date;
+    use crate::wikipedia::fetch::{self, RefreshOutcome};
+    let reports = fetch::refresh(
+        &config.corpus_dir,
+        settings,
+        &args.names,
+        args.check,
+        config.passage_limits(),
+    )?;
+    if reports.is_empty() {
+        writeln!(
+            out,
+            "no fetched article in {}: add one with `citebot add TITLE`",
+            config.corpus_dir.display()
+        )?;
+        return Ok(Outcome::Done);
+    }
+    let (mut updated, mut out_of_date, mut failed) = (0, 0, 0);
+    for report in &reports {
+        match &report.outcome {
+            RefreshOutcome::Current {
+                revision,
+                timestamp,
+            } => writeln!(
+                out,
+                "{}: up to date (revision {revision} of {})",
+                report.slug,
+                revision_date(timestamp)
+            )?,
+            RefreshOutcome::OutOfDate { from, to } => {
+                out_of_date += 1;
+                writeln!(
+                    out,
+                    "{}: out of date: revision {} of {} → {} of {} (run `citebot refresh {}`)",
+                    report.slug,
+                    from.0,
+                    revision_date(&from.1),
+                    to.0,
+                    revision_date(&to.1),
+                    report.slug
+                )?;
+            }
+            RefreshOutcome::Updated { from, to, changes } => {
+                updated += 1;
+                writeln!(
+                    out,
+                    "{}: updated revision {} of {} → {} of {}: {}",
+                    report.slug,
+                    from.0,
+                    revision_date(&from.1),
+                    to.0,
+                    revision_date(&to.1),
+                    if changes.is_empty() {
+                        "no passage or reference changed (the edit was elsewhere: formatting, an infobox, a table)".to_string()
+                    } else {
+                        changes.summary()
+                    }
+                )?;
+                for line in changes.lines() {
+                    writeln!(out, "  {line}")?;
+                }
+            }
+            RefreshOutcome::Failed(message) => {
+                failed += 1;
+                writeln!(out, "{}: not refreshed: {message}", report.slug)?;
+            }
+        }
+    }
+    if updated > 0 {
+        run_index(config, out)?;
+    }
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of {} fetched articles could not be refreshed (see above); the others are as reported",
+            reports.len()
+        );
+    }
+    Ok(if out_of_date > 0 {
+        Outcome::OutOfDate
+    } else {
+        Outcome::Done
+    })
 }
 
 fn run_index(config: &Config, out: &mut dyn Write) -> anyhow::Result<Outcome> {

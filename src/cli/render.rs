@@ -197,11 +197,7 @@ fn write_footer(out: &mut dyn Write, engine: &Engine, hits: &[Hit]) -> io::Resul
         .into_iter()
         .filter_map(|slug| engine.article_info(slug))
     {
-        writeln!(
-            out,
-            "From the Wikipedia article \"{}\" ({}, {}).",
-            info.title, info.source_url, info.licence
-        )?;
+        writeln!(out, "{}", info.attribution())?;
     }
     writeln!(out, "This is the article's text, not medical advice.")
 }

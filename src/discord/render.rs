@@ -363,7 +363,7 @@ fn shown_refs(hit: &Hit) -> Vec<RefNumber> {
 /// as underscores.
 fn section_url(passage: &Passage, library: &Library) -> Option<String> {
     let article = library.article(&passage.article)?;
-    let mut url = url::Url::parse(&article.source_url).ok()?;
+    let mut url = url::Url::parse(article.link_url()).ok()?;
     if let Some(heading) = passage.section_path.0.last() {
         url.set_fragment(Some(&heading.replace(' ', "_")));
     }
@@ -510,11 +510,23 @@ fn answer_footer(shown: &[&Hit], library: &Library) -> String {
     let mut sources: Vec<String> = Vec::new();
     for hit in shown {
         let passage = &hit.passage;
-        let licence = library
-            .article(&passage.article)
+        let article = library.article(&passage.article);
+        let licence = article
             .map(|article| article.licence.as_str())
             .unwrap_or("CC BY-SA 4.0");
-        let source = format!("{} · Wikipedia, {licence}", passage.article_title);
+        // A fetched article names the revision quoted, as CC BY-SA attribution asks (the
+        // title links to that revision).
+        let revision = article
+            .and_then(|article| article.revision.as_ref())
+            .map(|revision| {
+                format!(
+                    " revision {} of {},",
+                    revision.revision,
+                    crate::corpus::revision_date(&revision.timestamp)
+                )
+            })
+            .unwrap_or_default();
+        let source = format!("{} · Wikipedia,{revision} {licence}", passage.article_title);
         if !sources.contains(&source) {
             sources.push(source);
         }
@@ -899,8 +911,26 @@ pub fn source_choices(citations: &[Citation], typed: &str) -> Vec<(String, u32)>
 pub fn render_about(library: &Library) -> Reply {
     let mut sources = String::new();
     for article in &library.articles {
+        // A fetched article says which revision it quotes, linked to that revision.
+        let revision = article
+            .revision
+            .as_ref()
+            .map(|revision| {
+                format!(
+                    " ({})",
+                    masked_link(
+                        &format!(
+                            "revision {} of {}",
+                            revision.revision,
+                            crate::corpus::revision_date(&revision.timestamp)
+                        ),
+                        &revision.permalink
+                    )
+                )
+            })
+            .unwrap_or_default();
         sources.push_str(&format!(
-            "• {} — {} passages, {} references. Text by Wikipedia contributors ({}), licensed {}; shown unchanged except for formatting.\n",
+            "• {}{revision} — {} passages, {} references. Text by Wikipedia contributors ({}), licensed {}; shown unchanged except for formatting.\n",
             masked_link(&article.title, &article.source_url),
             article.passages,
             article.references,
@@ -1318,6 +1348,46 @@ mod tests {
         let reply = render_answer(&answer("deposits?", hits), page(5, true), &library());
         reply.check_limits().unwrap();
         assert_eq!(reply.embeds.len(), 5);
+    }
+
+    #[test]
+    fn a_fetched_article_names_its_revision_and_links_it() {
+        let mut library = library();
+        library.articles[0].revision = Some(crate::article::ArticleSource {
+            url: "https://en.wikipedia.org/wiki/Calcinosis_cutis".to_string(),
+            licence: "CC BY-SA 4.0".to_string(),
+            revision: 1190000001,
+            timestamp: "2023-12-12T08:14:03Z".to_string(),
+            permalink: "https://en.wikipedia.org/w/index.php?oldid=1190000001".to_string(),
+        });
+        let reply = render_answer(
+            &answer(
+                "diltiazem?",
+                vec![hit_of("Diltiazem, a calcium channel blocker")],
+            ),
+            page(1, false),
+            &library,
+        );
+        let embed = &reply.embeds[0];
+        assert_eq!(
+            embed.url.as_deref(),
+            Some("https://en.wikipedia.org/w/index.php?oldid=1190000001#Treatment")
+        );
+        let footer = embed.footer.as_deref().unwrap_or_default();
+        assert!(
+            footer.starts_with(
+                "Calcinosis cutis · Wikipedia, revision 1190000001 of 2023-12-12, CC BY-SA 4.0"
+            ),
+            "{footer}"
+        );
+        let about = render_about(&library);
+        let description = about.embeds[0].description.as_deref().unwrap_or_default();
+        assert!(
+            description.contains(
+                "[revision 1190000001 of 2023-12-12](https://en.wikipedia.org/w/index.php?oldid=1190000001)"
+            ),
+            "{description}"
+        );
     }
 
     mod properties {

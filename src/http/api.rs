@@ -180,10 +180,7 @@ pub fn ask_response<'a>(engine: &Engine, answer: &'a Answer) -> AskResponse<'a> 
             if !articles.contains(&hit.passage.article.as_str()) {
                 articles.push(&hit.passage.article);
                 if let Some(info) = engine.article_info(&hit.passage.article) {
-                    attribution.push(format!(
-                        "From the Wikipedia article \"{}\" ({}, {}).",
-                        info.title, info.source_url, info.licence
-                    ));
+                    attribution.push(info.attribution());
                 }
             }
             AskPassage {

@@ -195,9 +195,21 @@ fn write_hit(html: &mut String, library: &Library, hit: &Hit) {
 }
 
 fn write_attribution(html: &mut String, info: &ArticleInfo) {
+    let revision = info
+        .revision
+        .as_ref()
+        .map(|revision| {
+            format!(
+                ", <a href=\"{}\">revision {} of {}</a>",
+                escape(&revision.permalink),
+                revision.revision,
+                escape(crate::corpus::revision_date(&revision.timestamp))
+            )
+        })
+        .unwrap_or_default();
     let _ = write!(
         html,
-        "<p>Text from the Wikipedia article <a href=\"{}\">{}</a>, licensed {}.</p>",
+        "<p>Text from the Wikipedia article <a href=\"{}\">{}</a>{revision}, licensed {}.</p>",
         escape(&info.source_url),
         escape(&info.title),
         licence_link(&info.licence)
@@ -257,6 +269,38 @@ mod tests {
         assert_eq!(
             escape(r#"<script>alert("x") & 'y'</script>"#),
             "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn a_fetched_article_is_attributed_to_its_revision() {
+        let info = ArticleInfo {
+            slug: "morphea".to_string(),
+            title: "Morphea".to_string(),
+            source_url: "https://en.wikipedia.org/wiki/Morphea".to_string(),
+            licence: "CC BY-SA 4.0".to_string(),
+            passages: 15,
+            references: 7,
+            sections: Vec::new(),
+            revision: Some(crate::article::ArticleSource {
+                url: "https://en.wikipedia.org/wiki/Morphea".to_string(),
+                licence: "CC BY-SA 4.0".to_string(),
+                revision: 1201000001,
+                timestamp: "2024-01-15T09:30:00Z".to_string(),
+                permalink: "https://en.wikipedia.org/w/index.php?oldid=1201000001".to_string(),
+            }),
+        };
+        let mut html = String::new();
+        write_attribution(&mut html, &info);
+        assert!(
+            html.contains(
+                "<a href=\"https://en.wikipedia.org/w/index.php?oldid=1201000001\">revision 1201000001 of 2024-01-15</a>"
+            ),
+            "{html}"
+        );
+        assert_eq!(
+            info.attribution(),
+            "From the Wikipedia article \"Morphea\", revision 1201000001 of 2024-01-15 (https://en.wikipedia.org/w/index.php?oldid=1201000001, CC BY-SA 4.0)."
         );
     }
 }

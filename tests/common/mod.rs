@@ -269,6 +269,7 @@ pub fn citebot_std_command(binary: &Path) -> std::process::Command {
         .env_remove("CITEBOT_LOG")
         .env_remove("DISCORD_TOKEN")
         .env_remove("CITEBOT_DISCORD_API_BASE")
+        .env_remove("CITEBOT_WIKIPEDIA_API_BASE")
         .env("RUST_BACKTRACE", "1")
         .env("NO_COLOR", "1");
     command
