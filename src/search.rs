@@ -488,7 +488,10 @@ pub fn answer(context: &Context<'_>, question: &str, top: usize) -> Answer {
     let decision = reference_number
         .is_none()
         .then(|| decide(context, question, &ranked, &features));
-    if decision.as_ref().is_some_and(|decision| !decision.answers()) {
+    if decision
+        .as_ref()
+        .is_some_and(|decision| !decision.answers())
+    {
         let shares_a_word = ranked.iter().any(|candidate| candidate.bm25 > 0.0);
         let reader_refused = matches!(
             decision,
@@ -635,7 +638,11 @@ impl Candidates {
 
     /// The ranker's decision logit (see [`crate::ranker::Model::answer_logit`]) and, when the
     /// reader is on, its scores of the first passages shown (for scripts/train_reader.py).
-    pub fn decision_inputs(&self, context: &Context<'_>, question: &str) -> (f32, Option<Vec<f32>>) {
+    pub fn decision_inputs(
+        &self,
+        context: &Context<'_>,
+        question: &str,
+    ) -> (f32, Option<Vec<f32>>) {
         let logit = context.model().answer_logit(&self.features);
         let scores = context.reader.map(|reading| {
             let text = query::truncate_chars(question, context.settings.max_question_chars);

@@ -360,15 +360,20 @@ fn reference_pair(reference: &serde_json::Value) -> (String, Vec<String>, usize)
         .iter()
         .map(|s| s.as_str().unwrap().to_string())
         .collect();
-    (question, sentences, reference["focus"].as_u64().unwrap() as usize)
+    (
+        question,
+        sentences,
+        reference["focus"].as_u64().unwrap() as usize,
+    )
 }
 
 #[test]
 fn the_shipped_reader_was_written_for_this_reference() {
     use sha2::Digest;
     let json = reader_references();
-    let shipped = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/reader.safetensors"))
-        .unwrap();
+    let shipped =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/reader.safetensors"))
+            .unwrap();
     let digest: String = sha2::Sha256::digest(&shipped)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -430,7 +435,12 @@ fn a_pair_is_the_question_then_whole_sentences_around_the_focus_without_markers(
         "Fourth.",
         "A fifth sentence that is long enough not to fit in what is left.",
     ];
-    let pair = model().pair("what is the focus of this long question", &sentences, 2, shape);
+    let pair = model().pair(
+        "what is the focus of this long question",
+        &sentences,
+        2,
+        shape,
+    );
     assert!(pair.ids.len() <= 24, "{}", pair.ids.len());
     let separators: Vec<usize> = pair
         .ids

@@ -410,7 +410,9 @@ fn write_reader_pairs(
         let sentences: Vec<&str> = line.sentences.iter().map(String::as_str).collect();
         let shape = crate::meaning::PairShape {
             max_tokens: line.max_tokens.clamp(16, crate::meaning::MAX_TOKENS),
-            question_tokens: line.question_tokens.clamp(1, line.max_tokens.saturating_sub(8).max(1)),
+            question_tokens: line
+                .question_tokens
+                .clamp(1, line.max_tokens.saturating_sub(8).max(1)),
         };
         let pair = model.pair(&line.question, &sentences, line.focus, shape);
         serde_json::to_writer(&mut *out, &pair)?;

@@ -205,8 +205,8 @@ const PASSAGE_MAX: usize = 1800;
 
 /// The reply to a question: one embed per shown passage, or the "no answer" embed.
 pub fn render_answer(answer: &Answer, page: AnswerPage, library: &Library) -> Reply {
-    let closest = (answer.answered() && answer.closest_only)
-        .then_some(crate::answer::CLOSEST_ONLY_NOTICE);
+    let closest =
+        (answer.answered() && answer.closest_only).then_some(crate::answer::CLOSEST_ONLY_NOTICE);
     let content = match (page.emergency.then_some(EMERGENCY_NOTICE), closest) {
         (Some(emergency), Some(closest)) => Some(format!("{emergency}\n{closest}")),
         (emergency, closest) => emergency.or(closest).map(str::to_string),

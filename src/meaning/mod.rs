@@ -260,7 +260,11 @@ impl MeaningModel {
 
     /// `each` over every text, in order: a single text on the two question threads, more
     /// spread over the machine's cores, one text per thread at a time.
-    fn spread<I: Sync, T: Send>(&self, texts: &[I], each: impl Fn(&I, Threads) -> T + Sync) -> Vec<T> {
+    fn spread<I: Sync, T: Send>(
+        &self,
+        texts: &[I],
+        each: impl Fn(&I, Threads) -> T + Sync,
+    ) -> Vec<T> {
         if let [text] = texts {
             if let Some(pool) = self.question_threads() {
                 return vec![pool.install(|| each(text, Threads::Two))];
@@ -395,12 +399,30 @@ impl MeaningModel {
             let adapter = reader
                 .and_then(|reader| reader.layer(number).map(|adapter| (adapter, reader.scale)));
             let update = |index: usize| adapter.map(|(adapter, scale)| (adapter, index, scale));
-            let query =
-                reader::apply_with(&layer.query, floats, &hidden, tokens, threads, update(reader::map::QUERY));
-            let key =
-                reader::apply_with(&layer.key, floats, &hidden, tokens, threads, update(reader::map::KEY));
-            let value =
-                reader::apply_with(&layer.value, floats, &hidden, tokens, threads, update(reader::map::VALUE));
+            let query = reader::apply_with(
+                &layer.query,
+                floats,
+                &hidden,
+                tokens,
+                threads,
+                update(reader::map::QUERY),
+            );
+            let key = reader::apply_with(
+                &layer.key,
+                floats,
+                &hidden,
+                tokens,
+                threads,
+                update(reader::map::KEY),
+            );
+            let value = reader::apply_with(
+                &layer.value,
+                floats,
+                &hidden,
+                tokens,
+                threads,
+                update(reader::map::VALUE),
+            );
             for head in 0..heads {
                 let columns = head * head_width;
                 // scores = softmax(Q_h K_hᵀ / √d): K_hᵀ is K_h read with swapped strides.

@@ -154,16 +154,17 @@ const BUILTIN: &[u8] = include_bytes!("../../data/reader.safetensors");
 impl Reader {
     /// The reader compiled into citebot.
     pub fn builtin() -> Reader {
-        Reader::parse(BUILTIN)
-            .unwrap_or_else(|message| panic!("data/reader.safetensors compiled into citebot is invalid: {message}"))
+        Reader::parse(BUILTIN).unwrap_or_else(|message| {
+            panic!("data/reader.safetensors compiled into citebot is invalid: {message}")
+        })
     }
 
     /// Reads an adapter file; the error says what is wrong with it.
     pub fn parse(bytes: &[u8]) -> Result<Reader, String> {
         let (_, metadata) = SafeTensors::read_metadata(bytes)
             .map_err(|error| format!("not a safetensors file: {error}"))?;
-        let tensors =
-            SafeTensors::deserialize(bytes).map_err(|error| format!("not a safetensors file: {error}"))?;
+        let tensors = SafeTensors::deserialize(bytes)
+            .map_err(|error| format!("not a safetensors file: {error}"))?;
         let info: HashMap<String, String> = metadata.metadata().clone().unwrap_or_default();
         let field = |name: &str| {
             info.get(name)
@@ -227,7 +228,10 @@ impl Reader {
             max_tokens: number("max_tokens")? as usize,
             question_tokens: number("question_tokens")? as usize,
         };
-        if shape.max_tokens < 16 || shape.max_tokens > super::MAX_TOKENS || shape.question_tokens + 8 > shape.max_tokens {
+        if shape.max_tokens < 16
+            || shape.max_tokens > super::MAX_TOKENS
+            || shape.question_tokens + 8 > shape.max_tokens
+        {
             return Err(format!("pair shape {shape:?} out of range"));
         }
         Ok(Reader {
@@ -375,7 +379,9 @@ mod tests {
 
     #[test]
     fn a_broken_reader_file_says_what_is_wrong() {
-        let message = Reader::parse(b"not a safetensors file").err().expect("refused");
+        let message = Reader::parse(b"not a safetensors file")
+            .err()
+            .expect("refused");
         assert!(message.contains("not a safetensors file"), "{message}");
     }
 
