@@ -60,6 +60,7 @@ import score as scorer  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import eval as evaluation  # noqa: E402
+from train import run_corpus as train_data  # noqa: E402  (index a scratch corpus, ask train-data)
 
 # Held out from training: validation, early stopping, and the answer decision's calibration
 # (every third squad tuning article by position in eval/split.toml, and morphea).
@@ -102,19 +103,6 @@ def scratch(where, articles, reader_file=None):
         config.setdefault("meaning", {})["reader_file"] = str(Path(reader_file).resolve())
         config_path.write_text(corpus_runs.dump_toml(config) + "\n")
     return folder
-
-
-def train_data(binary, where, questions):
-    config = str(Path(where) / "config.toml")
-    done = subprocess.run([binary, "--config", config, "index"], capture_output=True)
-    if done.returncode != 0:
-        sys.exit(f"train_reader: index in {where} failed: {done.stderr.decode()[-400:]}")
-    lines = "".join(" ".join(q["query"].split()) + "\n" for q in questions).encode()
-    done = subprocess.run([binary, "--config", config, "train-data"], input=lines, capture_output=True)
-    rows = [json.loads(line) for line in done.stdout.decode().splitlines() if line.strip()]
-    if done.returncode != 0 or len(rows) != len(questions):
-        sys.exit(f"train_reader: train-data in {where} failed: {done.stderr.decode()[-400:]}")
-    return rows
 
 
 def gather(binary, work, reader_file=None, only_held_out=False, part="tuning"):
