@@ -271,12 +271,13 @@ impl Model {
 
     /// The probability that the best passage answers the question.
     pub fn answer_probability(&self, features: &QuestionFeatures) -> f32 {
-        let logit = self.answer_logit(features);
+        let logit = self.answer.apply(&features.values());
         1.0 / (1.0 + (-logit).exp())
     }
 
     /// [`Model::answer_probability`] as a logit, less the threshold's: positive when this
-    /// decision alone answers. What the reader's decision combines with its own scores.
+    /// decision answers. What `citebot train-data` gives scripts/train_reader.py to calibrate the
+    /// reader's veto against.
     pub fn answer_logit(&self, features: &QuestionFeatures) -> f32 {
         let threshold = self.answer_threshold.clamp(1e-6, 1.0 - 1e-6);
         self.answer.apply(&features.values()) - (threshold / (1.0 - threshold)).ln()
@@ -409,6 +410,31 @@ impl Ranker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decision_logit_is_positive_exactly_when_the_decision_answers() {
+        let ranker = Ranker::builtin();
+        for model in [ranker.model(true), ranker.model(false)] {
+            for step in 0..200 {
+                let x = step as f32 / 20.0 - 5.0;
+                let features = QuestionFeatures {
+                    top_score: x,
+                    margin: x / 3.0,
+                    top_coverage: (x + 5.0) / 10.0,
+                    top_meaning: (x + 5.0) / 12.0,
+                    ..QuestionFeatures::default()
+                };
+                let logit = model.answer_logit(&features);
+                if logit.abs() > 1e-4 {
+                    assert_eq!(
+                        model.answers(&features),
+                        logit > 0.0,
+                        "at {x}: logit {logit}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_shipped_ranker_reads() {
