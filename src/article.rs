@@ -418,6 +418,12 @@ pub(crate) fn assemble(parts: ArticleParts<'_>, limits: PassageLimits) -> Articl
     }
     for citation in &references {
         let text = citation.raw.clone();
+        // An entry with no text (a fetched list item left empty) keeps its number for
+        // `refs`, but is no passage: it has nothing to answer with, and a passage's sentences
+        // must be non-empty slices of its text.
+        if text.trim().is_empty() {
+            continue;
+        }
         passages.push(Passage {
             id: format!("{slug}#ref{}", citation.number),
             article: slug.to_string(),

@@ -953,4 +953,29 @@ mod tests {
             })
         );
     }
+
+    /// Found by the fuzz smoke run (fuzz/seeds/parse_parsoid/empty-reference-entry.bin): a
+    /// references list item with no text became a passage with an empty sentence.
+    #[test]
+    fn an_empty_reference_entry_is_no_passage() {
+        let data = include_bytes!("../../fuzz/seeds/parse_parsoid/empty-reference-entry.bin");
+        let (first, rest) = data.split_first().expect("not empty");
+        let html = String::from_utf8_lossy(rest);
+        let limits = PassageLimits {
+            max_passage_bytes: 200 + usize::from(*first) * 8,
+        };
+        let article = parse_parsoid("fuzz", "Fuzz", None, &html, None, limits);
+        for passage in &article.passages {
+            for sentence in &passage.sentences {
+                assert!(
+                    sentence.start < sentence.end && sentence.end <= passage.text.len(),
+                    "{}: sentence {}..{} of {} bytes",
+                    passage.id,
+                    sentence.start,
+                    sentence.end,
+                    passage.text.len()
+                );
+            }
+        }
+    }
 }
