@@ -101,6 +101,7 @@ def scratch(where, articles, reader_file=None):
         config_path = Path(folder) / "config.toml"
         config = tomllib.load(open(config_path, "rb"))
         config.setdefault("meaning", {})["reader_file"] = str(Path(reader_file).resolve())
+        config["meaning"]["reader"] = True  # off by default in config.toml
         config_path.write_text(corpus_runs.dump_toml(config) + "\n")
     return folder
 
