@@ -35,6 +35,14 @@ pub struct Engine {
     loaded: RwLock<Arc<Loaded>>,
 }
 
+/// A question's candidates with the inputs of the decision to answer (`citebot train-data`):
+/// the ranker's logit, and the reader's scores of the first passages shown when it is on.
+pub struct Described {
+    pub candidates: search::Candidates,
+    pub decision_logit: f32,
+    pub reader_scores: Option<Vec<f32>>,
+}
+
 /// What [`Engine::open`] had to do to the index first.
 #[derive(Debug, Clone)]
 pub enum Preparation {
@@ -159,27 +167,17 @@ impl Engine {
     /// Every candidate passage of `question` with the features the ranker sees, answered or
     /// not: what scripts/train.py learns from (`citebot train-data`). `None` when the question
     /// has no searchable words.
-    pub fn candidates(&self, question: &str) -> Option<search::Candidates> {
+    pub fn candidates(&self, question: &str) -> Option<Described> {
         let loaded = self.current();
         let meaning = self.question_meaning(&loaded, question);
-        search::candidates(&self.context(&loaded, meaning.as_ref()), question)
-    }
-
-    /// The inputs of the decision to answer for `question`'s `candidates`: the ranker's logit
-    /// and the reader's scores when it is on (`citebot train-data`).
-    pub fn decision_inputs(
-        &self,
-        question: &str,
-        candidates: &search::Candidates,
-    ) -> (f32, Option<Vec<f32>>) {
-        let loaded = self.current();
-        let meaning = self.question_meaning(&loaded, question);
-        candidates.decision_inputs(&self.context(&loaded, meaning.as_ref()), question)
-    }
-
-    /// The meaning model, when installed and on (`citebot reader-pairs` encodes with it).
-    pub fn meaning_model(&self) -> Option<&MeaningModel> {
-        self.meaning.as_deref()
+        let context = self.context(&loaded, meaning.as_ref());
+        let candidates = search::candidates(&context, question)?;
+        let (decision_logit, reader_scores) = candidates.decision_inputs(&context, question);
+        Some(Described {
+            candidates,
+            decision_logit,
+            reader_scores,
+        })
     }
 
     /// Whether answers use the reader (the model is installed, the reader is on and was

@@ -433,14 +433,14 @@ fn write_training_data(
     for line in input.lines() {
         let line = line?;
         let row = match engine.candidates(&line) {
-            Some(found) => {
-                let (answer_logit, reader) = engine.decision_inputs(&line, &found);
+            Some(described) => {
+                let found = &described.candidates;
                 serde_json::json!({
                     "meaning": meaning,
                     "question_features": found.features.values(),
                     "not_in_article": found.not_in_article,
-                    "answer_logit": answer_logit,
-                    "reader": reader,
+                    "answer_logit": described.decision_logit,
+                    "reader": described.reader_scores,
                     "candidates": found.each().map(|(passage, features, token_match, bm25, best)| serde_json::json!({
                         "id": passage.id,
                         "text": passage.text,
