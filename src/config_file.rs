@@ -9,11 +9,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::{toml_error, Config};
-use crate::discord::DiscordSettings;
-use crate::error::{Error, Result};
-use crate::http::HttpSettings;
-use crate::wikipedia::WikipediaSettings;
+use citebot_core::config::{toml_error, Config};
+use citebot_core::error::{Error, Result};
+use citebot_discord::DiscordSettings;
+use citebot_http::HttpSettings;
+use citebot_wikipedia::WikipediaSettings;
 
 /// The top-level sections that belong to a surface, not to the core.
 pub const SURFACE_SECTIONS: &[&str] = &["discord", "http", "wikipedia"];
@@ -61,16 +61,6 @@ impl ConfigFile {
         Ok(file)
     }
 
-    /// `config.toml` in the working directory when it exists, else the defaults.
-    pub fn load_default() -> Result<ConfigFile> {
-        let path = Path::new("config.toml");
-        if path.exists() {
-            ConfigFile::load(path)
-        } else {
-            Ok(ConfigFile::default())
-        }
-    }
-
     /// Parses the text of a config file; the error is a one-line message.
     pub fn parse(text: &str) -> std::result::Result<ConfigFile, String> {
         let (core, unread) = Config::parse_core(text)?;
@@ -114,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_vocabulary_file_set_in_the_file_is_named_and_resolved_from_its_folder() {
-        use crate::config::VocabularyFile;
+        use citebot_core::config::VocabularyFile;
         use std::path::PathBuf;
         let file = ConfigFile::parse("corpus_dir = \"corpus\"\n").unwrap();
         assert_eq!(file.core.vocabulary_file, VocabularyFile::default());

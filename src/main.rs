@@ -6,11 +6,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use citebot::cli::{self, Cli, Outcome};
+mod cli;
+mod config_file;
+
+use cli::{Cli, Outcome};
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CITEBOT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,citebot::discord=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,citebot_discord=info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

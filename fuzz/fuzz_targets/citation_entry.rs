@@ -2,7 +2,7 @@
 
 #![no_main]
 
-use citebot::citation::{self, RefNumber};
+use citebot_core::citation::{self, RefNumber};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,8 +3,8 @@
 
 #![no_main]
 
-use citebot::article::{parse_article, PassageLimits};
-use citebot::passage::Passage;
+use citebot_core::article::{parse_article, PassageLimits};
+use citebot_core::passage::Passage;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -31,5 +31,5 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&back, passage);
     }
     let _ = article.aliases();
-    let _ = citebot::article::strip_markers(&text);
+    let _ = citebot_core::article::strip_markers(&text);
 });

@@ -4,9 +4,9 @@
 
 #![no_main]
 
-use citebot::article::PassageLimits;
-use citebot::passage::Passage;
-use citebot::wikipedia::parsoid::{check_document, parse_parsoid};
+use citebot_core::article::PassageLimits;
+use citebot_core::passage::Passage;
+use citebot_core::wikipedia::parsoid::{check_document, parse_parsoid};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = check_document(&html);
     let article = parse_parsoid("fuzz", "Fuzz", None, &html, None, limits);
     for passage in &article.passages {
-        assert!(!passage.text.is_empty() || passage.kind != citebot::passage::PassageKind::Body);
+        assert!(!passage.text.is_empty() || passage.kind != citebot_core::passage::PassageKind::Body);
         let mut previous_end = 0;
         for (index, sentence) in passage.sentences.iter().enumerate() {
             assert!(sentence.start < sentence.end && sentence.end <= passage.text.len());

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use citebot::cli::json::SearchResponse;
-use citebot::Engine;
+use citebot_presentation::json::SearchResponse;
+use citebot_core::Engine;
 use libfuzzer_sys::fuzz_target;
 
 /// A copy of the seed corpus with its own index, built once per fuzzing process.
@@ -33,9 +33,7 @@ fn engine() -> &'static Engine {
             "corpus_dir = \"corpus\"\nindex_dir = \"index\"\n",
         )
         .expect("config");
-        let config = citebot::ConfigFile::load(&config_path)
-            .expect("config loads")
-            .core;
+        let config = citebot_core::Config::load(&config_path).expect("config loads");
         Engine::open(&config).expect("engine opens")
     })
 }

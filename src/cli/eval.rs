@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
+use citebot_core::engine::Engine;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {

@@ -1,20 +1,21 @@
 //! The terminal surface: argument parsing and the commands. A thin adapter over
-//! [`crate::Engine`]: it formats answers (see [`render`] and [`json`]) and nothing else.
+//! [`citebot_core::Engine`]: it formats answers (see [`render`] and [`json`]) and nothing else.
 
 pub mod eval;
-pub mod json;
-pub mod render;
+mod progress;
+
+use citebot_presentation::{json, terminal as render};
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::citation::RefNumber;
-use crate::config::Config;
 use crate::config_file::ConfigFile;
-use crate::engine::{Engine, Preparation};
-use crate::index::{self, RebuildOptions};
+use citebot_core::citation::RefNumber;
+use citebot_core::config::Config;
+use citebot_core::engine::{Engine, Preparation};
+use citebot_core::index::{self, RebuildOptions};
 
 /// citebot answers questions from the articles in corpus/, with their sources.
 #[derive(Debug, Parser)]
@@ -69,7 +70,6 @@ pub enum Command {
     /// Run the Discord bot until Ctrl-C or SIGTERM; the token comes from the environment
     /// variable named in [discord] token_env (DISCORD_TOKEN by default).
     #[command(after_help = "Example:\n  DISCORD_TOKEN=… citebot bot\n\nSetup: docs/discord.md.")]
-    #[cfg(feature = "discord")]
     Bot,
     /// Register the slash commands (/ask, /source, /about) with Discord over REST, without
     /// connecting to the gateway: for deployments that run only `citebot serve` (the gateway
@@ -77,35 +77,30 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  DISCORD_TOKEN=… citebot register\n\nRun it once, and again after upgrading citebot. Deployment: docs/deploy.md."
     )]
-    #[cfg(feature = "discord")]
     Register,
     /// Serve Discord's HTTP interactions endpoint, the JSON API and a search page until
     /// Ctrl-C or SIGTERM; the application's public key comes from DISCORD_PUBLIC_KEY.
     #[command(
         after_help = "Examples:\n  DISCORD_PUBLIC_KEY=… citebot serve\n  citebot serve --listen 0.0.0.0:8080\n\nEndpoints: POST /interactions, GET /v1/search?q=…&top=N, GET /v1/ask?q=…, GET /v1/refs/N,\nGET / (the search page), GET /healthz, GET /metrics. Deployment: docs/deploy.md."
     )]
-    #[cfg(feature = "serve")]
     Serve(ServeArgs),
     /// Summarise the 👍/👎 feedback from Discord; --export writes the down-voted questions as
     /// eval-set lines to turn into tests.
     #[command(
         after_help = "Examples:\n  citebot feedback\n  citebot feedback --export downvoted.jsonl\n  PGPASSWORD=… citebot feedback --db postgres://citebot@db.internal/citebot"
     )]
-    #[cfg(feature = "discord")]
     Feedback(FeedbackArgs),
     /// Fetch an article from Wikipedia into the corpus (the latest revision, through
     /// MediaWiki's REST API), then rebuild the index. A redirect is followed to its target.
     #[command(
         after_help = "Examples:\n  citebot add \"Morphea\"\n  citebot add https://en.wikipedia.org/wiki/Calcinosis_cutis\n  citebot add \"Sklerodermie\" --lang de\n\nWrites corpus/NAME.wikipedia.json (the revision's metadata and Parsoid HTML) atomically;\non any error nothing is written. Needs [wikipedia] user_agent in config.toml."
     )]
-    #[cfg(feature = "wikipedia")]
     Add(AddArgs),
     /// Bring the fetched articles up to date: ask each one's latest revision, fetch the
     /// changed ones, report what changed in passages and references, rebuild the index.
     #[command(
         after_help = "Examples:\n  citebot refresh\n  citebot refresh morphea\n  citebot refresh --check     # report only; exit 1 when something is out of date\n\nExit status: 0 up to date (or updated), 1 out of date (--check), 2 error. deploy/citebot-refresh.timer runs --check daily."
     )]
-    #[cfg(feature = "wikipedia")]
     Refresh(RefreshArgs),
     /// For scripts/train.py: every candidate of each question on standard input (one per
     /// line) with the features the ranker sees, one JSON object per line.
@@ -121,7 +116,6 @@ pub enum Command {
     },
 }
 
-#[cfg(feature = "discord")]
 #[derive(Debug, Args)]
 pub struct FeedbackArgs {
     /// Write the down-voted questions as eval-set JSON lines to FILE (`-`: standard output).
@@ -135,7 +129,6 @@ pub struct FeedbackArgs {
     pub db: Option<String>,
 }
 
-#[cfg(feature = "serve")]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on, like 127.0.0.1:8080 or [::]:8080 (default: http.listen
@@ -144,7 +137,6 @@ pub struct ServeArgs {
     pub listen: Option<String>,
 }
 
-#[cfg(feature = "wikipedia")]
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The article's title ("Morphea") or URL (https://en.wikipedia.org/wiki/Morphea).
@@ -159,7 +151,6 @@ pub struct AddArgs {
     pub name: Option<String>,
 }
 
-#[cfg(feature = "wikipedia")]
 #[derive(Debug, Args)]
 pub struct RefreshArgs {
     /// The fetched articles to refresh (default: all of them).
@@ -294,9 +285,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             eval::run(&engine, &args, out)?;
             Ok(Outcome::Done)
         }
-        #[cfg(feature = "wikipedia")]
         Command::Add(args) => run_add(&config, &file.wikipedia, &args, out),
-        #[cfg(feature = "wikipedia")]
         Command::Refresh(args) => run_refresh(&config, &file.wikipedia, &args, out),
         Command::TrainData => {
             let engine = open_engine(&config)?;
@@ -304,7 +293,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         Command::ReaderPairs { fingerprint } => {
-            let Some(model) = crate::meaning::shared(&config.meaning)? else {
+            let Some(model) = citebot_meaning::shared(&config.meaning)? else {
                 anyhow::bail!("reader-pairs needs the meaning model: run scripts/install-model.sh");
             };
             if fingerprint {
@@ -314,20 +303,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
-        #[cfg(feature = "discord")]
         Command::Bot => {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(crate::discord::run(config, file.discord))?;
+            runtime.block_on(citebot_discord::run(config, file.discord))?;
             Ok(Outcome::Done)
         }
-        #[cfg(feature = "discord")]
         Command::Register => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let registered = runtime.block_on(crate::discord::register(file.discord))?;
+            let registered = runtime.block_on(citebot_discord::register(file.discord))?;
             let scope = match registered.guild_id {
                 Some(guild) => format!("in guild {guild}"),
                 None => "globally (they can take up to an hour to show everywhere)".to_string(),
@@ -356,31 +343,29 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
-        #[cfg(feature = "serve")]
         Command::Serve(args) => {
             let listen = args
                 .listen
                 .as_deref()
-                .map(crate::http::settings::parse_listen)
+                .map(citebot_http::settings::parse_listen)
                 .transpose()
                 .map_err(|error| anyhow::anyhow!("--listen: {error}"))?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            runtime.block_on(crate::http::run(config, file.discord, file.http, listen))?;
+            runtime.block_on(citebot_http::run(config, file.discord, file.http, listen))?;
             Ok(Outcome::Done)
         }
-        #[cfg(feature = "discord")]
         Command::Feedback(args) => {
             let db = match args.db {
                 Some(db) => db
-                    .parse::<crate::discord::settings::FeedbackLocation>()
+                    .parse::<citebot_discord::settings::FeedbackLocation>()
                     .map_err(|error| anyhow::anyhow!("--db: {error}"))?,
                 None => file.discord.effective_feedback_db().map_err(|error| {
-                    anyhow::anyhow!("{}: {error}", crate::discord::settings::FEEDBACK_DB_ENV)
+                    anyhow::anyhow!("{}: {error}", citebot_discord::settings::FEEDBACK_DB_ENV)
                 })?,
             };
-            crate::discord::feedback::feedback_command(&db, args.export.as_deref(), out)?;
+            citebot_discord::feedback::feedback_command(&db, args.export.as_deref(), out)?;
             Ok(Outcome::Done)
         }
     }
@@ -388,7 +373,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
 
 /// `citebot reader-pairs`: the reader's token ids of each (question, passage) line.
 fn write_reader_pairs(
-    model: &crate::meaning::MeaningModel,
+    model: &citebot_meaning::MeaningModel,
     input: impl BufRead,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -408,8 +393,8 @@ fn write_reader_pairs(
         let line: Line = serde_json::from_str(&line)
             .map_err(|error| anyhow::anyhow!("reader-pairs: line {}: {error}", number + 1))?;
         let sentences: Vec<&str> = line.sentences.iter().map(String::as_str).collect();
-        let shape = crate::meaning::PairShape {
-            max_tokens: line.max_tokens.clamp(16, crate::meaning::MAX_TOKENS),
+        let shape = citebot_meaning::PairShape {
+            max_tokens: line.max_tokens.clamp(16, citebot_meaning::MAX_TOKENS),
             question_tokens: line
                 .question_tokens
                 .clamp(1, line.max_tokens.saturating_sub(8).max(1)),
@@ -428,7 +413,7 @@ fn write_training_data(
     input: impl BufRead,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    use crate::ranker::QuestionFeatures;
+    use citebot_core::ranker::QuestionFeatures;
     let meaning = engine.uses_meaning();
     for line in input.lines() {
         let line = line?;
@@ -489,18 +474,17 @@ pub fn open_engine(config: &Config) -> anyhow::Result<Engine> {
 fn rebuild_options() -> RebuildOptions {
     let show_progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     RebuildOptions {
-        progress: show_progress.then_some(render::progress as fn(u64, u64)),
+        progress: show_progress.then_some(progress::progress as fn(u64, u64)),
     }
 }
 
-#[cfg(feature = "wikipedia")]
 fn run_add(
     config: &Config,
-    settings: &crate::wikipedia::WikipediaSettings,
+    settings: &citebot_wikipedia::WikipediaSettings,
     args: &AddArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
-    use crate::wikipedia::fetch;
+    use citebot_wikipedia::fetch;
     let target = fetch::Target::parse(&args.target).map_err(anyhow::Error::msg)?;
     let added = fetch::add(
         &config.corpus_dir,
@@ -521,7 +505,7 @@ fn run_add(
         "added \"{}\"{redirect}, revision {} of {} ({}), as {}: {} passages, {} references",
         stored.title,
         stored.revision,
-        crate::corpus::revision_date(&stored.timestamp),
+        citebot_core::corpus::revision_date(&stored.timestamp),
         stored.permalink(),
         added.path.display(),
         added.article.body_passages().count(),
@@ -530,15 +514,14 @@ fn run_add(
     run_index(config, out)
 }
 
-#[cfg(feature = "wikipedia")]
 fn run_refresh(
     config: &Config,
-    settings: &crate::wikipedia::WikipediaSettings,
+    settings: &citebot_wikipedia::WikipediaSettings,
     args: &RefreshArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<Outcome> {
-    use crate::corpus::revision_date;
-    use crate::wikipedia::fetch::{self, RefreshOutcome};
+    use citebot_core::corpus::revision_date;
+    use citebot_wikipedia::fetch::{self, RefreshOutcome};
     let reports = fetch::refresh(
         &config.corpus_dir,
         settings,
@@ -623,7 +606,7 @@ fn run_refresh(
 
 fn run_index(config: &Config, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let report = index::rebuild(config, rebuild_options())?;
-    render::finish_progress();
+    progress::finish_progress();
     let manifest = &report.manifest;
     writeln!(
         out,

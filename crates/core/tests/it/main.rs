@@ -1,0 +1,4 @@
+//! The integration tests of this crate, one binary (a module per concern; see each module's header).
+
+mod article_parsing;
+mod parser_properties;

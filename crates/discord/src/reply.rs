@@ -1,0 +1,136 @@
+//! [`Reply`] to serenity builders. Every builder made here carries empty allowed mentions, so
+//! nothing the bot sends can ping anyone, whatever text it quotes.
+
+use serenity::all::{
+    ButtonStyle as SerenityButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton,
+    CreateEmbed, CreateEmbedAuthor, CreateEmbedFooter, CreateInteractionResponseMessage,
+    CreateMessage, EditInteractionResponse, ReactionType,
+};
+
+use super::render::{ButtonStyle, Reply};
+
+/// Allowed mentions that allow nothing: no user, role, `@everyone` or reply ping.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new()
+}
+
+fn embeds(reply: &Reply) -> Vec<CreateEmbed> {
+    // render.rs keeps every reply within Discord's limits by construction (property-tested);
+    // this catches a regression before Discord answers 400.
+    if let Err(error) = reply.check_limits() {
+        tracing::error!(%error, "reply over discord's limits");
+        if cfg!(debug_assertions) {
+            panic!("reply over discord's limits: {error}");
+        }
+    }
+    reply
+        .embeds
+        .iter()
+        .map(|embed| {
+            let mut built = CreateEmbed::new().colour(embed.color);
+            if let Some(author) = &embed.author {
+                built = built.author(CreateEmbedAuthor::new(author));
+            }
+            if let Some(title) = &embed.title {
+                built = built.title(title);
+            }
+            if let Some(url) = &embed.url {
+                built = built.url(url);
+            }
+            if let Some(description) = &embed.description {
+                built = built.description(description);
+            }
+            for field in &embed.fields {
+                built = built.field(&field.name, &field.value, field.inline);
+            }
+            if let Some(footer) = &embed.footer {
+                built = built.footer(CreateEmbedFooter::new(footer));
+            }
+            built
+        })
+        .collect()
+}
+
+fn components(reply: &Reply) -> Vec<CreateActionRow> {
+    reply
+        .rows
+        .iter()
+        .map(|row| {
+            CreateActionRow::Buttons(
+                row.iter()
+                    .map(|button| {
+                        let mut built = CreateButton::new(&button.custom_id)
+                            .label(&button.label)
+                            .style(match button.style {
+                                ButtonStyle::Primary => SerenityButtonStyle::Primary,
+                                ButtonStyle::Secondary => SerenityButtonStyle::Secondary,
+                            });
+                        if let Some(emoji) = &button.emoji {
+                            built = built.emoji(ReactionType::Unicode(emoji.clone()));
+                        }
+                        built
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// A channel message (mentions and DMs). `ephemeral` does not apply to channel messages.
+pub fn message(reply: &Reply) -> CreateMessage {
+    let mut built = CreateMessage::new()
+        .embeds(embeds(reply))
+        .components(components(reply))
+        .allowed_mentions(no_mentions());
+    if let Some(content) = &reply.content {
+        built = built.content(content);
+    }
+    built
+}
+
+/// The message of an interaction response (type 4).
+pub fn interaction_message(reply: &Reply) -> CreateInteractionResponseMessage {
+    let mut built = CreateInteractionResponseMessage::new()
+        .embeds(embeds(reply))
+        .components(components(reply))
+        .allowed_mentions(no_mentions())
+        .ephemeral(reply.ephemeral);
+    if let Some(content) = &reply.content {
+        built = built.content(content);
+    }
+    built
+}
+
+/// The edit that replaces a deferred response's "thinking…" placeholder.
+pub fn edit_response(reply: &Reply) -> EditInteractionResponse {
+    let mut built = EditInteractionResponse::new()
+        .embeds(embeds(reply))
+        .components(components(reply))
+        .allowed_mentions(no_mentions());
+    if let Some(content) = &reply.content {
+        built = built.content(content);
+    }
+    built
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::notice;
+
+    #[test]
+    fn every_builder_allows_no_mentions() {
+        let reply = notice("hello @everyone");
+        for json in [
+            serde_json::to_value(message(&reply)).unwrap(),
+            serde_json::to_value(interaction_message(&reply)).unwrap(),
+            serde_json::to_value(edit_response(&reply)).unwrap(),
+        ] {
+            assert_eq!(
+                json["allowed_mentions"],
+                serde_json::json!({"parse": [], "roles": [], "users": []}),
+                "{json}"
+            );
+        }
+    }
+}

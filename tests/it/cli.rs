@@ -1,0 +1,316 @@
+//! The command line as a user sees it: output checked as snapshots (tests/snapshots/), the
+//! JSON contract, exit statuses, and questions that look like query syntax.
+
+use citebot_test_support as common;
+
+use common::{redact, stdout_of, Workspace};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn json_line(workspace: &Workspace, args: &[&str]) -> Value {
+    let out = stdout_of(&mut workspace.citebot(args));
+    serde_json::from_str(out.trim()).expect("one JSON object")
+}
+
+#[test]
+fn ask_answers_with_passage_sentence_and_sources() {
+    let workspace = Workspace::shipped();
+    let output = workspace
+        .citebot(&["ask", "How is calcinosis cutis treated?"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    insta::assert_snapshot!("ask_treatment", redact(&stdout, workspace.root()));
+}
+
+#[test]
+fn ask_off_topic_says_plainly_there_is_no_answer() {
+    let workspace = Workspace::shipped();
+    let output = workspace
+        .citebot(&["ask", "who won the world cup"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1), "no answer exits 1");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    insta::assert_snapshot!("ask_off_topic", redact(&stdout, workspace.root()));
+}
+
+#[test]
+fn ask_about_something_the_article_never_mentions_names_it() {
+    let workspace = Workspace::shipped();
+    let stdout =
+        stdout_of(&mut workspace.citebot(&["ask", "does CO2 laser treatment work on calcinosis"]));
+    insta::assert_snapshot!("ask_not_in_article", redact(&stdout, workspace.root()));
+}
+
+#[test]
+fn search_json_follows_the_contract() {
+    let workspace = Workspace::shipped();
+    let value = json_line(&workspace, &["search", "--json", "diltiazem"]);
+    assert_eq!(value["query"], "diltiazem");
+    assert_eq!(value["answered"], true);
+    assert!(value["took_us"].is_u64());
+    let first = &value["passages"][0];
+    for field in [
+        "id",
+        "article",
+        "section",
+        "section_path",
+        "text",
+        "refs",
+        "score",
+    ] {
+        assert!(!first[field].is_null(), "missing {field}");
+    }
+    assert_eq!(first["section"], "Treatment");
+    assert_eq!(first["article"], "calcinosis-cutis");
+    let text = first["text"].as_str().expect("text");
+    let article = std::fs::read_to_string(common::repo_root().join("corpus/calcinosis-cutis.txt"))
+        .expect("article");
+    assert!(article.contains(text), "text is exactly the article's");
+    assert!(first["refs"]
+        .as_array()
+        .expect("refs")
+        .contains(&Value::from(1)));
+}
+
+#[test]
+fn venipuncture_finds_the_iatrogenic_passage() {
+    let workspace = Workspace::shipped();
+    let value = json_line(&workspace, &["search", "--json", "venipuncture"]);
+    let top: Vec<&str> = value["passages"]
+        .as_array()
+        .expect("passages")
+        .iter()
+        .take(2)
+        .filter_map(|p| p["section"].as_str())
+        .collect();
+    assert!(top.contains(&"Iatrogenic calcinosis cutis"), "{top:?}");
+}
+
+#[test]
+fn off_topic_search_is_not_answered() {
+    let workspace = Workspace::shipped();
+    let value = json_line(&workspace, &["search", "--json", "who won the world cup"]);
+    assert_eq!(value["answered"], false);
+    assert_eq!(value["passages"].as_array().map(Vec::len), Some(0));
+}
+
+/// `citebot search --json -` with `input` on standard input: its JSON lines.
+fn search_stdin(workspace: &Workspace, input: &str) -> Vec<Value> {
+    let output = workspace
+        .citebot(&["search", "--json", "-"])
+        .write_stdin(input.to_string())
+        .output()
+        .expect("runs");
+    assert!(output.status.success());
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn search_from_stdin_answers_line_by_line_in_order() {
+    let workspace = Workspace::shipped();
+    let lines = search_stdin(
+        &workspace,
+        "diltiazem\nwho won the world cup\n\nvenipuncture\n",
+    );
+    let queries: Vec<&str> = lines.iter().filter_map(|v| v["query"].as_str()).collect();
+    assert_eq!(
+        queries,
+        ["diltiazem", "who won the world cup", "", "venipuncture"]
+    );
+    assert_eq!(lines[1]["answered"], false);
+    assert_eq!(lines[2]["answered"], false);
+}
+
+#[test]
+fn search_from_stdin_keeps_input_order_across_workers() {
+    // Answered on every core: a long batch of different questions must still come back one
+    // line each, in the order asked, and the same as asking them one by one.
+    let workspace = Workspace::shipped();
+    let questions: Vec<String> = (0..400)
+        .map(|i| match i % 4 {
+            0 => format!("what causes calcinosis {i}"),
+            1 => format!("question number {i} about football"),
+            2 => format!("is diltiazem used {i}"),
+            _ => format!("venipuncture in newborns {i}"),
+        })
+        .collect();
+    let lines = search_stdin(&workspace, &questions.join("\n"));
+    let queries: Vec<&str> = lines.iter().filter_map(|v| v["query"].as_str()).collect();
+    assert_eq!(queries, questions);
+    for (question, line) in questions.iter().zip(&lines).step_by(37) {
+        let alone = json_line(&workspace, &["search", "--json", question]);
+        assert_eq!(alone["passages"], line["passages"], "{question}");
+    }
+}
+
+#[test]
+fn search_from_stdin_answers_each_line_before_the_input_ends() {
+    // A script talking to `search -` one line at a time must get each answer at once, not
+    // when its input closes.
+    use std::io::{BufRead, BufReader, Write};
+    let workspace = Workspace::shipped();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_citebot"))
+        .arg("--config")
+        .arg(workspace.config_path())
+        .args(["search", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    for question in ["diltiazem", "venipuncture"] {
+        writeln!(stdin, "{question}").expect("write");
+        stdin.flush().expect("flush");
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("an answer while the input is still open");
+        let value: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(value["query"], question);
+    }
+    drop(stdin);
+    assert!(child.wait().expect("exits").success());
+}
+
+#[test]
+fn questions_are_never_query_syntax() {
+    let workspace = Workspace::shipped();
+    let long = "calcium ".repeat(12_500);
+    for question in [
+        "C++?",
+        "\"unbalanced",
+        "field:value",
+        "AND OR NOT",
+        "(",
+        "*",
+        "🦴",
+        "",
+        long.as_str(),
+    ] {
+        let value = json_line(&workspace, &["search", "--json", "--", question]);
+        assert!(value["answered"].is_boolean(), "{question:.20}: {value}");
+    }
+}
+
+#[test]
+fn refs_list_and_one_reference_with_links() {
+    let workspace = Workspace::shipped();
+    let list = stdout_of(&mut workspace.citebot(&["refs"]));
+    insta::assert_snapshot!("refs_list", list);
+    let one = stdout_of(&mut workspace.citebot(&["refs", "15"]));
+    insta::assert_snapshot!("refs_15", one);
+    let json = json_line(&workspace, &["refs", "15", "--json"]);
+    assert_eq!(json["number"], 15);
+    assert_eq!(json["pmid"], "21848465");
+    assert_eq!(json["container"], "New England Journal of Medicine");
+    assert_eq!(json["year"], 2011);
+    for field in ["authors", "title", "doi", "pmc", "isbn", "url", "raw"] {
+        assert!(json.get(field).is_some(), "missing {field}");
+    }
+}
+
+#[test]
+fn refs_outside_the_list_is_a_clear_error() {
+    let workspace = Workspace::shipped();
+    workspace.citebot(&["refs", "99"]).assert().code(2).stderr(
+        predicate::str::contains("no reference 99").and(predicate::str::contains("1 to 21")),
+    );
+}
+
+#[test]
+fn index_prints_a_summary() {
+    let workspace = Workspace::shipped();
+    let stdout = stdout_of(&mut workspace.citebot(&["index"]));
+    insta::assert_snapshot!("index_summary", redact(&stdout, workspace.root()));
+}
+
+#[test]
+fn help_has_examples_everywhere() {
+    let workspace = Workspace::shipped();
+    for command in [
+        vec!["--help"],
+        vec!["ask", "--help"],
+        vec!["search", "--help"],
+        vec!["refs", "--help"],
+        vec!["index", "--help"],
+        vec!["eval", "--help"],
+    ] {
+        workspace
+            .citebot(&command)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Example"));
+    }
+}
+
+#[test]
+fn missing_corpus_is_one_clear_line() {
+    let workspace = Workspace::shipped();
+    std::fs::write(
+        workspace.config_path(),
+        format!(
+            "corpus_dir = \"/nonexistent/corpus\"\nindex_dir = {:?}\n",
+            workspace.index_dir()
+        ),
+    )
+    .expect("config");
+    let stderr = workspace.error_of(&["ask", "diltiazem"]);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/corpus") && stderr.contains("corpus_dir"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_config_key_is_refused_with_its_line() {
+    let workspace = Workspace::shipped();
+    workspace.write_config("[search]\ntopp = 3\n");
+    workspace
+        .citebot(&["ask", "diltiazem"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("line").and(predicate::str::contains("topp")));
+}
+
+/// A vocabulary file the config names but that is not there is an error, not a quiet loss of
+/// every synonym; without the setting, a corpus with no vocabulary file still answers.
+#[test]
+fn a_named_vocabulary_file_that_is_missing_is_one_clear_line() {
+    let workspace = Workspace::shipped();
+    workspace.write_config("");
+    let config = std::fs::read_to_string(workspace.config_path()).expect("config");
+    let wrong = config.replace("vocabulary.toml", "vocabulary-typo.toml");
+    assert_ne!(
+        config, wrong,
+        "the workspace's config names the vocabulary: {config}"
+    );
+    std::fs::write(workspace.config_path(), wrong).expect("config");
+    let stderr = workspace.error_of(&["ask", "diltiazem"]);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("vocabulary-typo.toml") && stderr.contains("vocabulary_file"),
+        "{stderr}"
+    );
+
+    let unnamed = config
+        .lines()
+        .filter(|line| !line.starts_with("vocabulary_file"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(workspace.config_path(), unnamed).expect("config");
+    workspace
+        .citebot(&["ask", "diltiazem"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Diltiazem"));
+}
