@@ -1,12 +1,12 @@
 //! The `citebot` binary: glue. Parses the command line, runs the command, and turns errors into
-//! one clear line on stderr with a meaningful exit status.
+//! one clear line on stderr with a meaningful exit status (the table: `citebot::cli::exit`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use citebot::cli::{self, Cli, Outcome};
+use citebot::cli::{self, exit, Cli};
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CITEBOT_LOG")
@@ -28,11 +28,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     match result {
-        Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::NoAnswer | Outcome::OutOfDate) => ExitCode::from(1),
+        Ok(outcome) => ExitCode::from(exit::status_of_outcome(outcome)),
         Err(error) => {
             eprintln!("citebot: {}", one_line(&error));
-            ExitCode::from(2)
+            ExitCode::from(exit::status_of_error(&error))
         }
     }
 }

@@ -314,3 +314,91 @@ fn a_named_vocabulary_file_that_is_missing_is_one_clear_line() {
         .success()
         .stdout(predicate::str::contains("Diltiazem"));
 }
+
+// Operator conventions (issue 27): exit statuses for systemd, CITEBOT_CONFIG, logging, --json,
+// completions and the manual page.
+
+/// A port another process holds is a transient start failure: exit status 75 (EX_TEMPFAIL),
+/// which deploy/citebot@.service restarts, unlike 2.
+#[cfg(feature = "serve")]
+#[test]
+fn a_busy_port_exits_75_so_systemd_restarts_serve() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let busy = holder.local_addr().expect("its address");
+    let workspace = Workspace::shipped();
+    workspace.write_config(&format!("[http]\nlisten = \"{busy}\"\n"));
+    let output = common::run(
+        workspace
+            .citebot(&["serve"])
+            .env_remove("DISCORD_PUBLIC_KEY")
+            .timeout(std::time::Duration::from_secs(60)),
+    );
+    common::assert_no_panic(&output, "serve on a busy port");
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("citebot: cannot listen on") && stderr.contains(&busy.to_string()),
+        "{stderr}"
+    );
+}
+
+/// A feedback database that is not up yet (PostgreSQL refusing connections) is a transient
+/// start failure too: `serve` exits 75.
+#[cfg(feature = "serve")]
+#[test]
+fn a_feedback_database_not_up_yet_exits_75() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    // The listener is dropped here, so nothing listens on the port.
+    let url = format!("postgres://citebot@{closed}/citebot");
+    let workspace = Workspace::shipped();
+    workspace.write_config(&format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\n[discord]\nfeedback_db = \"{url}\"\n"
+    ));
+    let output = common::run(
+        workspace
+            .citebot(&["serve"])
+            .env_remove("DISCORD_PUBLIC_KEY")
+            .env_remove("CITEBOT_FEEDBACK_DB")
+            .env_remove("PGPASSWORD"),
+    );
+    common::assert_no_panic(&output, "serve without its database");
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.lines().last().is_some_and(
+            |line| line.starts_with("citebot: cannot connect to the feedback database")
+        ),
+        "{stderr}"
+    );
+}
+
+/// A bad setting, or a usage error clap reports, exits 2: the status the unit's
+/// RestartPreventExitStatus= names, so systemd does not restart what would fail again.
+#[test]
+fn a_bad_config_or_usage_exits_2_so_systemd_does_not_restart() {
+    let workspace = Workspace::shipped();
+    workspace.write_config("[http]\nlisten = \"nonsense\"\n");
+    let output = common::run(&mut workspace.citebot(&["serve"]));
+    common::assert_clear_error(
+        &output,
+        "serve with a bad listen",
+        &["http.listen", "nonsense"],
+    );
+    let output = common::run(&mut workspace.citebot(&["ask", "diltiazem"]));
+    common::assert_clear_error(&output, "ask with a bad listen", &["http.listen"]);
+    for usage in [
+        &["--no-such-flag"][..],
+        &["ask"][..],
+        &["ask", "--top", "0", "diltiazem"][..],
+    ] {
+        let output = common::run(common::citebot_command().args(usage));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "citebot {usage:?}: {output:?}"
+        );
+    }
+}

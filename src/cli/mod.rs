@@ -2,6 +2,7 @@
 //! [`crate::Engine`]: it formats answers (see [`render`] and [`json`]) and nothing else.
 
 pub mod eval;
+pub mod exit;
 pub mod json;
 pub mod render;
 
@@ -22,7 +23,7 @@ use crate::index::{self, RebuildOptions};
     name = "citebot",
     version,
     about = "Answers questions from cited Wikipedia articles, offline, with sources",
-    after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n\nExit status: 0 answered (or done), 1 the article has no answer (refresh --check: an article is out of date), 2 error."
+    after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n\nExit status: 0 answered (or done), 1 the article has no answer (refresh --check: an article is out of date), 2 an error running again will not fix (configuration, usage, input), 75 a temporary failure worth retrying (the port is busy, the database or the network is not reachable yet)."
 )]
 pub struct Cli {
     /// Settings file; relative paths in it are taken from its folder.

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::safety::CooldownCheck;
 use super::settings::{FeedbackLocation, FeedbackLocationError, PostgresUrl};
+use crate::error::ErrorClass;
 use postgres_store::PostgresStore;
 
 /// Errors of the feedback store.
@@ -40,7 +41,12 @@ pub enum FeedbackError {
     #[error("no feedback tables in the PostgreSQL database {url}: the bot has not stored a vote there yet (or point discord.feedback_db / CITEBOT_FEEDBACK_DB elsewhere)")]
     PostgresMissing { url: PostgresUrl },
     #[error("cannot connect to the feedback database {url}: {reason} (is PostgreSQL running and reachable there? check discord.feedback_db or CITEBOT_FEEDBACK_DB, and PGPASSWORD)")]
-    PostgresConnect { url: PostgresUrl, reason: String },
+    PostgresConnect {
+        url: PostgresUrl,
+        reason: String,
+        /// Whether the database may be reachable later (not up yet, starting, a timeout).
+        class: ErrorClass,
+    },
     #[error("feedback database {url}: {reason}")]
     Postgres { url: PostgresUrl, reason: String },
     #[error("feedback database {url} is not a valid PostgreSQL URL: {reason}")]
@@ -53,6 +59,35 @@ pub enum FeedbackError {
     Salt(String),
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
+}
+
+impl FeedbackError {
+    /// Whether the store may open later: a PostgreSQL server that is not reachable yet, or an
+    /// SQLite file another process holds locked, may pass; anything else will not.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            FeedbackError::PostgresConnect { class, .. } => *class,
+            FeedbackError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(failure, _),
+                ..
+            } if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+            {
+                ErrorClass::Transient
+            }
+            FeedbackError::Missing { .. }
+            | FeedbackError::Sqlite { .. }
+            | FeedbackError::PostgresMissing { .. }
+            | FeedbackError::Postgres { .. }
+            | FeedbackError::PostgresUrl { .. }
+            | FeedbackError::Location(_)
+            | FeedbackError::CooldownsNotShared
+            | FeedbackError::Salt(_)
+            | FeedbackError::Write(_) => ErrorClass::Permanent,
+        }
+    }
 }
 
 /// The schema, versioned with `PRAGMA user_version` so a later change can migrate.

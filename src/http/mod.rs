@@ -95,6 +95,23 @@ mod server {
         Task(#[source] tokio::task::JoinError),
     }
 
+    impl ServeError {
+        /// Whether starting again later may succeed: a port still held by another process (a
+        /// replica being replaced) or a database not up yet may pass; a bad setting does not.
+        pub fn class(&self) -> crate::error::ErrorClass {
+            use crate::error::ErrorClass;
+            match self {
+                ServeError::Bind { source, .. } => ErrorClass::of_io(source),
+                ServeError::Engine(error) => error.class(),
+                ServeError::Feedback(error) => error.class(),
+                ServeError::Config(_)
+                | ServeError::Key(_)
+                | ServeError::Client(_)
+                | ServeError::Task(_) => ErrorClass::Permanent,
+            }
+        }
+    }
+
     /// What every request handler shares.
     pub struct Server {
         /// The bot's state: engine, library, cooldowns, asks, feedback, `[discord]` settings.
