@@ -50,6 +50,12 @@ pub enum Error {
     #[error("config file {path}: {message}")]
     Config { path: PathBuf, message: String },
 
+    #[error("config file {path} (named by {named_by}) does not exist: correct the path, or create the file (the repository's config.toml documents every setting); without {named_by}, config.toml in the working directory is read when there is one")]
+    ConfigMissing {
+        path: PathBuf,
+        named_by: &'static str,
+    },
+
     #[error("index folder {path} cannot be written: {source} (check its permissions and free space, or set index_dir in config.toml to another folder)")]
     IndexNotWritable {
         path: PathBuf,
@@ -144,6 +150,7 @@ impl Error {
             | Error::NoReferences { .. }
             | Error::VocabularyMissing { .. }
             | Error::Config { .. }
+            | Error::ConfigMissing { .. }
             | Error::IndexNotWritable { .. }
             | Error::IndexCorrupt { .. }
             | Error::Index { .. }

@@ -393,6 +393,7 @@ fn a_bad_config_or_usage_exits_2_so_systemd_does_not_restart() {
         &["--no-such-flag"][..],
         &["ask"][..],
         &["ask", "--top", "0", "diltiazem"][..],
+        &["--log-format", "xml", "index"][..],
     ] {
         let output = common::run(common::citebot_command().args(usage));
         assert_eq!(
@@ -401,4 +402,154 @@ fn a_bad_config_or_usage_exits_2_so_systemd_does_not_restart() {
             "citebot {usage:?}: {output:?}"
         );
     }
+    common::citebot_command()
+        .args(["index"])
+        .env("CITEBOT_LOG_FORMAT", "xml")
+        .assert()
+        .code(2);
+}
+
+/// `CITEBOT_CONFIG` names the settings file; an explicit `--config` wins over it.
+#[test]
+fn citebot_config_names_the_settings_file() {
+    let workspace = Workspace::shipped();
+    // Run from a folder with neither config.toml nor corpus/: the defaults would find no corpus.
+    let elsewhere = tempfile::tempdir().expect("a folder");
+    let from_env = common::run(
+        common::citebot_command()
+            .current_dir(elsewhere.path())
+            .env("CITEBOT_CONFIG", workspace.config_path())
+            .args(["refs", "15"]),
+    );
+    common::assert_ok(&from_env, "refs with CITEBOT_CONFIG");
+    let from_flag = stdout_of(&mut workspace.citebot(&["refs", "15"]));
+    assert_eq!(common::stdout(&from_env), from_flag);
+    let defaults = common::run(
+        common::citebot_command()
+            .current_dir(elsewhere.path())
+            .args(["refs", "15"]),
+    );
+    common::assert_clear_error(&defaults, "refs without any config", &["corpus"]);
+    // --config wins, even over a CITEBOT_CONFIG that names nothing.
+    let both = common::run(
+        workspace
+            .citebot(&["refs", "15"])
+            .current_dir(elsewhere.path())
+            .env("CITEBOT_CONFIG", elsewhere.path().join("missing.toml")),
+    );
+    common::assert_ok(&both, "refs with --config and a wrong CITEBOT_CONFIG");
+}
+
+/// A settings file named by `--config` or `CITEBOT_CONFIG` that is not there is an error
+/// naming it and what named it, never a quiet run on the defaults; only the implicit
+/// config.toml in the working directory may be absent.
+#[test]
+fn a_named_config_that_does_not_exist_is_an_error_not_the_defaults() {
+    let workspace = Workspace::with_seed_corpus();
+    let missing = workspace.root().join("missing.toml");
+    let missing_text = missing.display().to_string();
+    let output = common::run(
+        common::citebot_command()
+            .arg("--config")
+            .arg(&missing)
+            .args(["refs", "15"]),
+    );
+    common::assert_clear_error(
+        &output,
+        "--config missing.toml",
+        &[&missing_text, "named by --config", "does not exist"],
+    );
+    let output = common::run(
+        common::citebot_command()
+            .env("CITEBOT_CONFIG", &missing)
+            .args(["refs", "15"]),
+    );
+    common::assert_clear_error(
+        &output,
+        "CITEBOT_CONFIG=missing.toml",
+        &[&missing_text, "named by CITEBOT_CONFIG", "does not exist"],
+    );
+    // `--config config.toml`, named and absent, used to mean the defaults; now it is an error.
+    std::fs::remove_file(workspace.config_path()).expect("remove config.toml");
+    let output = common::run(
+        common::citebot_command()
+            .current_dir(workspace.root())
+            .args(["--config", "config.toml", "refs", "15"]),
+    );
+    common::assert_clear_error(
+        &output,
+        "--config config.toml",
+        &["config.toml", "--config"],
+    );
+    // Unnamed and absent: the defaults (corpus/ and index/ in the working directory).
+    let output = common::run(
+        common::citebot_command()
+            .current_dir(workspace.root())
+            .args(["refs", "15"]),
+    );
+    common::assert_ok(&output, "refs with the implicit config.toml absent");
+    assert!(common::stdout(&output).contains("21848465"));
+}
+
+/// Each stderr line of `output` as JSON; panics on one that is not.
+fn json_log_lines(output: &std::process::Output) -> Vec<Value> {
+    common::stderr(output)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("a log line that is not JSON ({error}): {line}"))
+        })
+        .collect()
+}
+
+/// `RUST_LOG` sets what is logged, `--log-format json` (or `CITEBOT_LOG_FORMAT=json`) writes
+/// each event as a JSON line on stderr, and stdout keeps only the command's output.
+#[test]
+fn rust_log_and_json_log_format_write_json_lines_on_stderr_only() {
+    let workspace = Workspace::with_seed_corpus();
+    let output = common::run(
+        workspace
+            .citebot(&["--log-format", "json", "index"])
+            .env("RUST_LOG", "debug"),
+    );
+    common::assert_ok(&output, "index with JSON logs");
+    let stdout = common::stdout(&output);
+    assert!(stdout.starts_with("indexed 1 article"), "{stdout}");
+    assert!(!stdout.contains('{'), "no log on stdout: {stdout}");
+    let events = json_log_lines(&output);
+    assert!(!events.is_empty(), "RUST_LOG=debug logs something");
+    for event in &events {
+        assert!(
+            event["level"].is_string() && event["fields"].is_object(),
+            "{event}"
+        );
+    }
+    assert!(
+        events.iter().any(|event| event["level"] == "DEBUG"),
+        "debug events are written"
+    );
+
+    // The environment variable does the same as the flag.
+    let output = common::run(
+        workspace
+            .citebot(&["index"])
+            .env("RUST_LOG", "debug")
+            .env("CITEBOT_LOG_FORMAT", "json"),
+    );
+    common::assert_ok(&output, "index with CITEBOT_LOG_FORMAT=json");
+    assert!(!json_log_lines(&output).is_empty());
+
+    // CITEBOT_LOG, the older name, wins over RUST_LOG; without either, an index build logs
+    // nothing.
+    let output = common::run(
+        workspace
+            .citebot(&["index"])
+            .env("RUST_LOG", "debug")
+            .env("CITEBOT_LOG", "off"),
+    );
+    common::assert_ok(&output, "index with CITEBOT_LOG=off");
+    assert_eq!(common::stderr(&output), "");
+    let output = common::run(&mut workspace.citebot(&["index"]));
+    common::assert_ok(&output, "index with the default logging");
+    assert_eq!(common::stderr(&output), "");
 }

@@ -9,7 +9,8 @@ pub mod render;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::citation::RefNumber;
 use crate::config::Config;
@@ -23,20 +24,124 @@ use crate::index::{self, RebuildOptions};
     name = "citebot",
     version,
     about = "Answers questions from cited Wikipedia articles, offline, with sources",
-    after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n\nExit status: 0 answered (or done), 1 the article has no answer (refresh --check: an article is out of date), 2 an error running again will not fix (configuration, usage, input), 75 a temporary failure worth retrying (the port is busy, the database or the network is not reachable yet)."
+    after_help = after_help()
 )]
 pub struct Cli {
-    /// Settings file; relative paths in it are taken from its folder.
+    /// Settings file; relative paths in it are taken from its folder. A file named here (or by
+    /// CITEBOT_CONFIG) must exist; without either, config.toml in the working directory is
+    /// read when there is one, else the defaults.
+    #[arg(long, global = true, value_name = "FILE", env = CONFIG_ENV)]
+    pub config: Option<PathBuf>,
+
+    /// Where [`Cli::config`] came from (set by [`Cli::parse_args`]; not an argument).
+    #[arg(skip)]
+    pub config_origin: ConfigOrigin,
+
+    /// How log events are written on standard error: text, or one JSON object per line. What
+    /// is logged: RUST_LOG (CITEBOT_LOG wins when both are set), e.g. RUST_LOG=debug.
     #[arg(
         long,
         global = true,
-        value_name = "FILE",
-        default_value = "config.toml"
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = LOG_FORMAT_ENV
     )]
-    pub config: PathBuf,
+    pub log_format: LogFormat,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The environment variable that names the settings file when `--config` is not given.
+pub const CONFIG_ENV: &str = "CITEBOT_CONFIG";
+/// The environment variable that picks the log format when `--log-format` is not given.
+pub const LOG_FORMAT_ENV: &str = "CITEBOT_LOG_FORMAT";
+/// The settings file read when neither `--config` nor [`CONFIG_ENV`] names one (it may be
+/// absent).
+pub const IMPLICIT_CONFIG: &str = "config.toml";
+
+/// `citebot --help`'s closing text: examples, the environment, the exit statuses.
+fn after_help() -> String {
+    format!(
+        "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n\nEnvironment: {CONFIG_ENV} (the settings file, like --config), RUST_LOG (what is logged on standard error, e.g. RUST_LOG=debug; CITEBOT_LOG, its older name, wins when both are set), {LOG_FORMAT_ENV} (like --log-format).\n\n{}",
+        exit::HELP
+    )
+}
+
+/// Where the settings file's path came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfigOrigin {
+    /// Neither `--config` nor [`CONFIG_ENV`]: [`IMPLICIT_CONFIG`], which may be absent (or
+    /// a [`Cli`] built without [`Cli::parse_args`], whose path counts as `--config`'s).
+    #[default]
+    Implicit,
+    /// `--config FILE`.
+    Flag,
+    /// [`CONFIG_ENV`].
+    Env,
+}
+
+/// How log events are written on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per event and line (tracing-subscriber's JSON format), for a log
+    /// collector.
+    Json,
+}
+
+impl Cli {
+    /// Parses the process's arguments as [`Parser::parse`] does (usage errors are printed and
+    /// exit with status 2), noting where the settings file's path came from.
+    pub fn parse_args() -> Cli {
+        let matches = Cli::command().get_matches();
+        Cli::from_matches(&matches).unwrap_or_else(|error| error.format(&mut Cli::command()).exit())
+    }
+
+    /// [`Cli::parse_args`] over the given arguments, returning clap's error.
+    pub fn try_parse_args_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Cli::from_matches(&Cli::command().try_get_matches_from(args)?)
+    }
+
+    fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::from_arg_matches(matches)?;
+        cli.config_origin = match matches.value_source("config") {
+            Some(ValueSource::CommandLine) => ConfigOrigin::Flag,
+            Some(ValueSource::EnvVariable) => ConfigOrigin::Env,
+            _ => ConfigOrigin::Implicit,
+        };
+        Ok(cli)
+    }
+
+    /// The settings: the file `--config` or [`CONFIG_ENV`] names, which must exist; without
+    /// either, [`IMPLICIT_CONFIG`] in the working directory when there is one, else the
+    /// defaults.
+    pub fn load_config(&self) -> anyhow::Result<ConfigFile> {
+        let Some(path) = &self.config else {
+            return load_config(std::path::Path::new(IMPLICIT_CONFIG));
+        };
+        let missing = std::fs::metadata(path)
+            .is_err_and(|error| error.kind() == std::io::ErrorKind::NotFound);
+        if missing {
+            let named_by = match self.config_origin {
+                ConfigOrigin::Env => CONFIG_ENV,
+                ConfigOrigin::Flag | ConfigOrigin::Implicit => "--config",
+            };
+            return Err(crate::Error::ConfigMissing {
+                path: path.clone(),
+                named_by,
+            }
+            .into());
+        }
+        Ok(ConfigFile::load(path)?)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,7 +332,7 @@ pub fn load_config(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
 
 /// Runs a parsed command line, writing to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let file = load_config(&cli.config)?;
+    let file = cli.load_config()?;
     let config = file.core.clone();
     match cli.command {
         Command::Index => run_index(&config, out),
@@ -923,6 +1028,21 @@ mod tests {
                 help.contains(&format!("{low} to {high}")),
                 "{command} --{option}: help {help:?} does not state {low} to {high}"
             );
+        }
+    }
+
+    /// `--config` is global: given before or after the command, it counts as given (and so
+    /// must exist), whatever CITEBOT_CONFIG says.
+    #[test]
+    fn a_config_flag_anywhere_is_noted_as_given() {
+        use super::ConfigOrigin;
+        for line in [
+            &["citebot", "--config", "x.toml", "index"][..],
+            &["citebot", "index", "--config", "x.toml"][..],
+        ] {
+            let cli = Cli::try_parse_args_from(line).expect("parses");
+            assert_eq!(cli.config_origin, ConfigOrigin::Flag, "{line:?}");
+            assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("x.toml")));
         }
     }
 
