@@ -553,3 +553,81 @@ fn rust_log_and_json_log_format_write_json_lines_on_stderr_only() {
     common::assert_ok(&output, "index with the default logging");
     assert_eq!(common::stderr(&output), "");
 }
+
+/// `ask --json` prints the answer exactly as `GET /v1/ask` returns it (the same type), one
+/// object on one line; no answer still exits 1.
+#[test]
+fn ask_json_is_the_answer_of_v1_ask() {
+    let workspace = Workspace::shipped();
+    let output =
+        common::run(&mut workspace.citebot(&["ask", "--json", "How is calcinosis cutis treated?"]));
+    common::assert_ok(&output, "ask --json");
+    let stdout = common::stdout(&output);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let mut value: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert!(value["took_us"].is_u64());
+    value["took_us"] = Value::from("[US]");
+    insta::assert_json_snapshot!("ask_json_treatment", value);
+
+    let output = common::run(&mut workspace.citebot(&["ask", "--json", "who won the world cup"]));
+    assert_eq!(output.status.code(), Some(1), "no answer exits 1");
+    let value: Value = serde_json::from_str(&common::stdout(&output)).expect("JSON");
+    assert_eq!(value["answered"], false);
+    assert!(value["reason"].is_string(), "{value}");
+    assert_eq!(value["passages"], Value::Array(Vec::new()));
+}
+
+/// `feedback --json` prints the summary as one JSON object.
+#[cfg(feature = "discord")]
+#[test]
+fn feedback_json_prints_the_summary_as_one_object() {
+    use citebot::discord::feedback::{FeedbackStore, Vote};
+    let workspace = Workspace::shipped();
+    let db = workspace.root().join("feedback.sqlite3");
+    let store = FeedbackStore::open(&db.clone().into()).expect("a feedback file");
+    for (ask, user, question, up) in [
+        ("1", 1, "Is it contagious?", false),
+        ("2", 2, "Is it contagious?", false),
+        ("3", 1, "How is it treated?", true),
+    ] {
+        store
+            .record(&Vote {
+                ask_key: ask.to_string(),
+                user_id: user,
+                question: question.to_string(),
+                answer_ids: vec!["calcinosis-cutis#p15".to_string()],
+                answered: true,
+                up,
+            })
+            .expect("a vote");
+    }
+    drop(store);
+    let db_arg = db.display().to_string();
+    let output = common::run(&mut workspace.citebot(&["feedback", "--json", "--db", &db_arg]));
+    common::assert_ok(&output, "feedback --json");
+    let stdout = common::stdout(&output);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let value: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(value["database"], db_arg);
+    assert_eq!(value["votes"], 3);
+    assert_eq!(value["people"], 2);
+    assert_eq!(value["questions"], 2);
+    assert_eq!(value["answered"], serde_json::json!({"up": 1, "down": 2}));
+    assert_eq!(value["down_voted"][0]["question"], "Is it contagious?");
+    assert_eq!(value["down_voted"][0]["down"], 2);
+    // The text summary is still the default.
+    let text = stdout_of(&mut workspace.citebot(&["feedback", "--db", &db_arg]));
+    assert!(
+        text.contains("3 votes: 1 up, 2 down, from 2 people on 2 questions"),
+        "{text}"
+    );
+    // Two things on stdout at once is a usage error.
+    let output = common::run(
+        &mut workspace.citebot(&["feedback", "--json", "--export", "-", "--db", &db_arg]),
+    );
+    common::assert_clear_error(
+        &output,
+        "feedback --json --export -",
+        &["--json", "--export"],
+    );
+}

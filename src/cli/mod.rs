@@ -149,7 +149,7 @@ pub enum Command {
     /// Answer a question for a person: the passage that answers, its sentence highlighted,
     /// and the sources.
     #[command(
-        after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot ask --top 1 \"can IV calcium cause this\""
+        after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot ask --top 1 \"can IV calcium cause this\"\n  citebot ask --json \"How is calcinosis cutis treated?\"    # as GET /v1/ask of citebot serve"
     )]
     Ask(AskArgs),
     /// Ranked passages for a query, as text or JSON (one object per query).
@@ -195,7 +195,7 @@ pub enum Command {
     /// Summarise the 👍/👎 feedback from Discord; --export writes the down-voted questions as
     /// eval-set lines to turn into tests.
     #[command(
-        after_help = "Examples:\n  citebot feedback\n  citebot feedback --export downvoted.jsonl\n  PGPASSWORD=… citebot feedback --db postgres://citebot@db.internal/citebot"
+        after_help = "Examples:\n  citebot feedback\n  citebot feedback --json\n  citebot feedback --export downvoted.jsonl\n  PGPASSWORD=… citebot feedback --db postgres://citebot@db.internal/citebot"
     )]
     #[cfg(feature = "discord")]
     Feedback(FeedbackArgs),
@@ -239,6 +239,10 @@ pub struct FeedbackArgs {
     /// refused URL may hold a password.
     #[arg(long, value_name = "FILE|URL")]
     pub db: Option<String>,
+    /// Print the summary as one JSON object (every down-voted question, not only the first
+    /// 10).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(feature = "serve")]
@@ -284,6 +288,10 @@ pub struct AskArgs {
     /// How many passages to show, 1 to 50 (default: search.top in config.toml).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=50))]
     pub top: Option<u16>,
+    /// Print the answer as one JSON object, exactly as GET /v1/ask of `citebot serve` returns
+    /// it.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -341,7 +349,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             let question = args.question.join(" ");
             let top = args.top.map(usize::from).unwrap_or(config.search.top);
             let answer = engine.ask(&question, top);
-            render::write_answer(out, &engine, &answer, render::Style::detect())?;
+            if args.json {
+                // The API's own type: the two cannot drift apart.
+                serde_json::to_writer(
+                    &mut *out,
+                    &crate::http::api::ask_response(&engine, &answer),
+                )?;
+                writeln!(out)?;
+            } else {
+                render::write_answer(out, &engine, &answer, render::Style::detect())?;
+            }
             Ok(if answer.answered() {
                 Outcome::Done
             } else {
@@ -486,7 +503,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
                     anyhow::anyhow!("{}: {error}", crate::discord::settings::FEEDBACK_DB_ENV)
                 })?,
             };
-            crate::discord::feedback::feedback_command(&db, args.export.as_deref(), out)?;
+            if args.json && args.export.as_deref() == Some(std::path::Path::new("-")) {
+                anyhow::bail!("--json and --export - both write to standard output: export to a file (--export FILE), or leave out --json");
+            }
+            crate::discord::feedback::feedback_command(
+                &db,
+                args.export.as_deref(),
+                args.json,
+                out,
+            )?;
             Ok(Outcome::Done)
         }
     }

@@ -7,7 +7,8 @@
 //! - [`settings`]: the `[http]` section of config.toml (always built);
 //! - [`signature`]: Discord's Ed25519 request signatures;
 //! - [`interactions`]: `POST /interactions`, answered with the gateway bot's own replies;
-//! - [`api`]: `GET /v1/search`, `/v1/ask`, `/v1/refs/N`; [`page`]: `GET /`;
+//! - [`api`]: `GET /v1/search`, `/v1/ask`, `/v1/refs/N` (always built: `citebot ask --json`
+//!   prints `/v1/ask`'s answer); [`page`]: `GET /`;
 //! - [`metrics`]: `GET /metrics`; this module: the server, its limits, `/healthz`.
 //!
 //! The server faces the internet, so every request passes [`guard`] first: a body larger
@@ -21,7 +22,7 @@ pub mod settings;
 
 pub use settings::HttpSettings;
 
-#[cfg(feature = "serve")]
+// Always built, like the settings: `citebot ask --json` prints `/v1/ask`'s answer with it.
 pub mod api;
 #[cfg(feature = "serve")]
 pub mod interactions;
