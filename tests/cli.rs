@@ -393,6 +393,7 @@ fn a_bad_config_or_usage_exits_2_so_systemd_does_not_restart() {
         &["--no-such-flag"][..],
         &["ask"][..],
         &["ask", "--top", "0", "diltiazem"][..],
+        &["completions", "tcsh"][..],
         &["--log-format", "xml", "index"][..],
     ] {
         let output = common::run(common::citebot_command().args(usage));
@@ -629,5 +630,39 @@ fn feedback_json_prints_the_summary_as_one_object() {
         &output,
         "feedback --json --export -",
         &["--json", "--export"],
+    );
+}
+
+/// Completions and the manual page come from the clap definitions, need no settings (a
+/// broken config.toml does not stop a packager), and go to stdout.
+#[test]
+fn completions_and_the_man_page_are_generated_from_the_commands() {
+    let workspace = Workspace::shipped();
+    workspace.write_config("[serach]\n");
+    let bash = stdout_of(&mut workspace.citebot(&["completions", "bash"]));
+    assert!(bash.contains("_citebot()"), "{bash:.200}");
+    for command in [
+        "ask",
+        "search",
+        "refs",
+        "index",
+        "serve",
+        "completions",
+        "man",
+    ] {
+        assert!(bash.contains(command), "bash completes {command}");
+    }
+    assert!(bash.contains("--log-format") && bash.contains("--config"));
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let output = common::run(&mut workspace.citebot(&["completions", shell]));
+        common::assert_ok(&output, shell);
+        assert!(common::stdout(&output).contains("ask"), "{shell}");
+    }
+    let man = stdout_of(&mut workspace.citebot(&["man"]));
+    assert!(man.contains(".TH citebot 1"), "{man:.300}");
+    assert!(man.contains(".SH NAME"), "{man:.300}");
+    assert!(
+        man.contains("CITEBOT_CONFIG"),
+        "the man page names the environment"
     );
 }

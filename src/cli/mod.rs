@@ -64,7 +64,7 @@ pub const IMPLICIT_CONFIG: &str = "config.toml";
 /// `citebot --help`'s closing text: examples, the environment, the exit statuses.
 fn after_help() -> String {
     format!(
-        "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n\nEnvironment: {CONFIG_ENV} (the settings file, like --config), RUST_LOG (what is logged on standard error, e.g. RUST_LOG=debug; CITEBOT_LOG, its older name, wins when both are set), {LOG_FORMAT_ENV} (like --log-format).\n\n{}",
+        "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n  citebot completions bash > /etc/bash_completion.d/citebot\n  citebot man > /usr/local/share/man/man1/citebot.1\n\nEnvironment: {CONFIG_ENV} (the settings file, like --config), RUST_LOG (what is logged on standard error, e.g. RUST_LOG=debug; CITEBOT_LOG, its older name, wins when both are set), {LOG_FORMAT_ENV} (like --log-format).\n\n{}",
         exit::HELP
     )
 }
@@ -213,6 +213,20 @@ pub enum Command {
     )]
     #[cfg(feature = "wikipedia")]
     Refresh(RefreshArgs),
+    /// Print a shell completion script, generated from these commands and options.
+    #[command(
+        after_help = "Examples:\n  citebot completions bash > /etc/bash_completion.d/citebot\n  citebot completions zsh > \"${fpath[1]}/_citebot\"\n  citebot completions fish > ~/.config/fish/completions/citebot.fish\n  citebot completions powershell >> $PROFILE"
+    )]
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from these commands and options.
+    #[command(
+        after_help = "Examples:\n  citebot man | man -l -\n  citebot man > /usr/local/share/man/man1/citebot.1"
+    )]
+    Man,
     /// For scripts/train.py: every candidate of each question on standard input (one per
     /// line) with the features the ranker sees, one JSON object per line.
     #[command(hide = true)]
@@ -340,9 +354,28 @@ pub fn load_config(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
 
 /// Runs a parsed command line, writing to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    // Generated from the definitions alone: no settings needed (a packager has none).
+    match &cli.command {
+        Command::Completions { shell } => {
+            // Into a buffer: the generator panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "citebot", &mut script);
+            out.write_all(&script)?;
+            return Ok(Outcome::Done);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            out.write_all(&page)?;
+            return Ok(Outcome::Done);
+        }
+        _ => {}
+    }
     let file = cli.load_config()?;
     let config = file.core.clone();
     match cli.command {
+        // Answered above.
+        Command::Completions { .. } | Command::Man => Ok(Outcome::Done),
         Command::Index => run_index(&config, out),
         Command::Ask(args) => {
             let engine = open_engine(&config)?;
