@@ -1,25 +1,19 @@
 //! The `citebot` binary: glue. Parses the command line, runs the command, and turns errors into
-//! one clear line on stderr with a meaningful exit status.
+//! one clear line on stderr with a meaningful exit status (the table: `cli::exit`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 mod config_file;
 
-use cli::{Cli, Outcome};
+use cli::{exit, Cli, LogFormat};
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CITEBOT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,citebot_discord=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // Usage errors (and --help, --version) end here, with clap's own statuses (2, and 0).
+    let cli = Cli::parse_args();
+    init_logging(cli.log_format);
 
-    let cli = Cli::parse();
     let mut out = Stdout::new();
     let result = cli::run(cli, &mut out).and_then(|outcome| {
         out.flush()?;
@@ -31,12 +25,31 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     match result {
-        Ok(Outcome::Done) => ExitCode::SUCCESS,
-        Ok(Outcome::NoAnswer | Outcome::OutOfDate) => ExitCode::from(1),
+        Ok(outcome) => ExitCode::from(exit::status_of_outcome(outcome)),
         Err(error) => {
             eprintln!("citebot: {}", one_line(&error));
-            ExitCode::from(2)
+            ExitCode::from(exit::status_of_error(&error))
         }
+    }
+}
+
+/// Log events go to standard error, as text or JSON lines. What is logged comes from
+/// `CITEBOT_LOG` when it is set (citebot's own name, kept for existing deployments), else
+/// `RUST_LOG`, else warnings (and the bot's progress).
+fn init_logging(format: LogFormat) {
+    let default = || tracing_subscriber::EnvFilter::new("warn,citebot_discord=info");
+    let filter = ["CITEBOT_LOG", "RUST_LOG"]
+        .into_iter()
+        .find(|var| std::env::var_os(var).is_some())
+        .map_or_else(default, |var| {
+            tracing_subscriber::EnvFilter::try_from_env(var).unwrap_or_else(|_| default())
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
     }
 }
 

@@ -2,14 +2,17 @@
 //! [`citebot_core::Engine`]: it formats answers (see [`render`] and [`json`]) and nothing else.
 
 pub mod eval;
+pub mod exit;
 mod progress;
 
+use citebot_presentation::notices::{EmergencyDetector, EMERGENCY_NOTICE_PLAIN};
 use citebot_presentation::{json, terminal as render};
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::config_file::ConfigFile;
 use citebot_core::citation::RefNumber;
@@ -23,20 +26,125 @@ use citebot_core::index::{self, RebuildOptions};
     name = "citebot",
     version,
     about = "Answers questions from cited Wikipedia articles, offline, with sources",
-    after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n\nExit status: 0 answered (or done), 1 the article has no answer (refresh --check: an article is out of date), 2 error."
+    after_help = after_help()
 )]
 pub struct Cli {
-    /// Settings file; relative paths in it are taken from its folder.
+    /// Settings file; relative paths in it are taken from its folder. A file named here (or by
+    /// CITEBOT_CONFIG) must exist; without either, config.toml in the working directory is
+    /// read when there is one, else the defaults.
+    #[arg(long, global = true, value_name = "FILE", env = CONFIG_ENV)]
+    pub config: Option<PathBuf>,
+
+    /// Where [`Cli::config`] came from (set by [`Cli::parse_args`]; not an argument).
+    #[arg(skip)]
+    pub config_origin: ConfigOrigin,
+
+    /// How log events are written on standard error: text, or one JSON object per line. What
+    /// is logged: RUST_LOG (CITEBOT_LOG wins when both are set), e.g. RUST_LOG=debug.
     #[arg(
         long,
         global = true,
-        value_name = "FILE",
-        default_value = "config.toml"
+        value_name = "FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = LOG_FORMAT_ENV
     )]
-    pub config: PathBuf,
+    pub log_format: LogFormat,
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The environment variable that names the settings file when `--config` is not given.
+pub const CONFIG_ENV: &str = "CITEBOT_CONFIG";
+/// The environment variable that picks the log format when `--log-format` is not given.
+pub const LOG_FORMAT_ENV: &str = "CITEBOT_LOG_FORMAT";
+/// The settings file read when neither `--config` nor [`CONFIG_ENV`] names one (it may be
+/// absent).
+pub const IMPLICIT_CONFIG: &str = "config.toml";
+
+/// `citebot --help`'s closing text: examples, the environment, the exit statuses.
+fn after_help() -> String {
+    format!(
+        "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot search --json \"diltiazem\"\n  citebot refs 15\n  citebot index\n  citebot add \"Morphea\"\n  citebot refresh --check\n  citebot completions bash > /etc/bash_completion.d/citebot\n  citebot man > /usr/local/share/man/man1/citebot.1\n\nEnvironment: {CONFIG_ENV} (the settings file, like --config), RUST_LOG (what is logged on standard error, e.g. RUST_LOG=debug; CITEBOT_LOG, its older name, wins when both are set), {LOG_FORMAT_ENV} (like --log-format).\n\n{}",
+        exit::HELP
+    )
+}
+
+/// Where the settings file's path came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConfigOrigin {
+    /// Neither `--config` nor [`CONFIG_ENV`]: [`IMPLICIT_CONFIG`], which may be absent (or
+    /// a [`Cli`] built without [`Cli::parse_args`], whose path counts as `--config`'s).
+    #[default]
+    Implicit,
+    /// `--config FILE`.
+    Flag,
+    /// [`CONFIG_ENV`].
+    Env,
+}
+
+/// How log events are written on standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per event and line (tracing-subscriber's JSON format), for a log
+    /// collector.
+    Json,
+}
+
+impl Cli {
+    /// Parses the process's arguments as [`Parser::parse`] does (usage errors are printed and
+    /// exit with status 2), noting where the settings file's path came from.
+    pub fn parse_args() -> Cli {
+        let matches = Cli::command().get_matches();
+        Cli::from_matches(&matches).unwrap_or_else(|error| error.format(&mut Cli::command()).exit())
+    }
+
+    /// [`Cli::parse_args`] over the given arguments, returning clap's error.
+    #[cfg(test)]
+    pub fn try_parse_args_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Cli::from_matches(&Cli::command().try_get_matches_from(args)?)
+    }
+
+    fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::from_arg_matches(matches)?;
+        cli.config_origin = match matches.value_source("config") {
+            Some(ValueSource::CommandLine) => ConfigOrigin::Flag,
+            Some(ValueSource::EnvVariable) => ConfigOrigin::Env,
+            _ => ConfigOrigin::Implicit,
+        };
+        Ok(cli)
+    }
+
+    /// The settings: the file `--config` or [`CONFIG_ENV`] names, which must exist; without
+    /// either, [`IMPLICIT_CONFIG`] in the working directory when there is one, else the
+    /// defaults.
+    pub fn load_config(&self) -> anyhow::Result<ConfigFile> {
+        let Some(path) = &self.config else {
+            return load_config(std::path::Path::new(IMPLICIT_CONFIG));
+        };
+        let missing = std::fs::metadata(path)
+            .is_err_and(|error| error.kind() == std::io::ErrorKind::NotFound);
+        if missing {
+            let named_by = match self.config_origin {
+                ConfigOrigin::Env => CONFIG_ENV,
+                ConfigOrigin::Flag | ConfigOrigin::Implicit => "--config",
+            };
+            return Err(citebot_core::Error::ConfigMissing {
+                path: path.clone(),
+                named_by,
+            }
+            .into());
+        }
+        Ok(ConfigFile::load(path)?)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,7 +152,7 @@ pub enum Command {
     /// Answer a question for a person: the passage that answers, its sentence highlighted,
     /// and the sources.
     #[command(
-        after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot ask --top 1 \"can IV calcium cause this\""
+        after_help = "Examples:\n  citebot ask \"How is calcinosis cutis treated?\"\n  citebot ask --top 1 \"can IV calcium cause this\"\n  citebot ask --json \"How is calcinosis cutis treated?\"    # as GET /v1/ask of citebot serve"
     )]
     Ask(AskArgs),
     /// Ranked passages for a query, as text or JSON (one object per query).
@@ -87,7 +195,7 @@ pub enum Command {
     /// Summarise the 👍/👎 feedback from Discord; --export writes the down-voted questions as
     /// eval-set lines to turn into tests.
     #[command(
-        after_help = "Examples:\n  citebot feedback\n  citebot feedback --export downvoted.jsonl\n  PGPASSWORD=… citebot feedback --db postgres://citebot@db.internal/citebot"
+        after_help = "Examples:\n  citebot feedback\n  citebot feedback --json\n  citebot feedback --export downvoted.jsonl\n  PGPASSWORD=… citebot feedback --db postgres://citebot@db.internal/citebot"
     )]
     Feedback(FeedbackArgs),
     /// Fetch an article from Wikipedia into the corpus (the latest revision, through
@@ -102,6 +210,20 @@ pub enum Command {
         after_help = "Examples:\n  citebot refresh\n  citebot refresh morphea\n  citebot refresh --check     # report only; exit 1 when something is out of date\n\nExit status: 0 up to date (or updated), 1 out of date (--check), 2 error. deploy/citebot-refresh.timer runs --check daily."
     )]
     Refresh(RefreshArgs),
+    /// Print a shell completion script, generated from these commands and options.
+    #[command(
+        after_help = "Examples:\n  citebot completions bash > /etc/bash_completion.d/citebot\n  citebot completions zsh > \"${fpath[1]}/_citebot\"\n  citebot completions fish > ~/.config/fish/completions/citebot.fish\n  citebot completions powershell >> $PROFILE"
+    )]
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), generated from these commands and options.
+    #[command(
+        after_help = "Examples:\n  citebot man | man -l -\n  citebot man > /usr/local/share/man/man1/citebot.1"
+    )]
+    Man,
     /// For scripts/train.py: every candidate of each question on standard input (one per
     /// line) with the features the ranker sees, one JSON object per line.
     #[command(hide = true)]
@@ -127,6 +249,10 @@ pub struct FeedbackArgs {
     /// refused URL may hold a password.
     #[arg(long, value_name = "FILE|URL")]
     pub db: Option<String>,
+    /// Print the summary as one JSON object (every down-voted question, not only the first
+    /// 10).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +295,10 @@ pub struct AskArgs {
     /// How many passages to show, 1 to 50 (default: search.top in config.toml).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=50))]
     pub top: Option<u16>,
+    /// Print the answer as one JSON object, exactly as GET /v1/ask of `citebot serve` returns
+    /// it.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -217,16 +347,47 @@ pub fn load_config(path: &std::path::Path) -> anyhow::Result<ConfigFile> {
 
 /// Runs a parsed command line, writing to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let file = load_config(&cli.config)?;
+    // Generated from the definitions alone: no settings needed (a packager has none).
+    match &cli.command {
+        Command::Completions { shell } => {
+            // Into a buffer: the generator panics on a failed write (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "citebot", &mut script);
+            out.write_all(&script)?;
+            return Ok(Outcome::Done);
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+            out.write_all(&page)?;
+            return Ok(Outcome::Done);
+        }
+        _ => {}
+    }
+    let file = cli.load_config()?;
     let config = file.core.clone();
     match cli.command {
+        // Answered above.
+        Command::Completions { .. } | Command::Man => Ok(Outcome::Done),
         Command::Index => run_index(&config, out),
         Command::Ask(args) => {
             let engine = open_engine(&config)?;
             let question = args.question.join(" ");
             let top = args.top.map(usize::from).unwrap_or(config.search.top);
             let answer = engine.ask(&question, top);
-            render::write_answer(out, &engine, &answer, render::Style::detect())?;
+            // The same phrases as every surface ([discord] emergency_phrases in config.toml).
+            let emergency =
+                EmergencyDetector::new(&file.discord.emergency_phrases).is_emergency(&question);
+            if args.json {
+                // The API's own type: the two cannot drift apart.
+                serde_json::to_writer(&mut *out, &json::ask_response(&engine, &answer, emergency))?;
+                writeln!(out)?;
+            } else {
+                if emergency {
+                    writeln!(out, "{EMERGENCY_NOTICE_PLAIN}\n")?;
+                }
+                render::write_answer(out, &engine, &answer, render::Style::detect())?;
+            }
             Ok(if answer.answered() {
                 Outcome::Done
             } else {
@@ -365,7 +526,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<Outcome> {
                     anyhow::anyhow!("{}: {error}", citebot_discord::settings::FEEDBACK_DB_ENV)
                 })?,
             };
-            citebot_discord::feedback::feedback_command(&db, args.export.as_deref(), out)?;
+            if args.json && args.export.as_deref() == Some(std::path::Path::new("-")) {
+                anyhow::bail!("--json and --export - both write to standard output: export to a file (--export FILE), or leave out --json");
+            }
+            citebot_discord::feedback::feedback_command(
+                &db,
+                args.export.as_deref(),
+                args.json,
+                out,
+            )?;
             Ok(Outcome::Done)
         }
     }
@@ -905,6 +1074,21 @@ mod tests {
                 help.contains(&format!("{low} to {high}")),
                 "{command} --{option}: help {help:?} does not state {low} to {high}"
             );
+        }
+    }
+
+    /// `--config` is global: given before or after the command, it counts as given (and so
+    /// must exist), whatever CITEBOT_CONFIG says.
+    #[test]
+    fn a_config_flag_anywhere_is_noted_as_given() {
+        use super::ConfigOrigin;
+        for line in [
+            &["citebot", "--config", "x.toml", "index"][..],
+            &["citebot", "index", "--config", "x.toml"][..],
+        ] {
+            let cli = Cli::try_parse_args_from(line).expect("parses");
+            assert_eq!(cli.config_origin, ConfigOrigin::Flag, "{line:?}");
+            assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("x.toml")));
         }
     }
 

@@ -314,3 +314,369 @@ fn a_named_vocabulary_file_that_is_missing_is_one_clear_line() {
         .success()
         .stdout(predicate::str::contains("Diltiazem"));
 }
+
+// Operator conventions (issue 27): exit statuses for systemd, CITEBOT_CONFIG, logging, --json,
+// completions and the manual page.
+
+/// A port another process holds is a transient start failure: exit status 75 (EX_TEMPFAIL),
+/// which deploy/citebot@.service restarts, unlike 2.
+#[test]
+fn a_busy_port_exits_75_so_systemd_restarts_serve() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let busy = holder.local_addr().expect("its address");
+    let workspace = Workspace::shipped();
+    workspace.write_config(&format!("[http]\nlisten = \"{busy}\"\n"));
+    let output = common::run(
+        workspace
+            .citebot(&["serve"])
+            .env_remove("DISCORD_PUBLIC_KEY")
+            .timeout(std::time::Duration::from_secs(60)),
+    );
+    common::assert_no_panic(&output, "serve on a busy port");
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("citebot: cannot listen on") && stderr.contains(&busy.to_string()),
+        "{stderr}"
+    );
+}
+
+/// A feedback database that is not up yet (PostgreSQL refusing connections) is a transient
+/// start failure too: `serve` exits 75.
+#[test]
+fn a_feedback_database_not_up_yet_exits_75() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    // The listener is dropped here, so nothing listens on the port.
+    let url = format!("postgres://citebot@{closed}/citebot");
+    let workspace = Workspace::shipped();
+    workspace.write_config(&format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\n[discord]\nfeedback_db = \"{url}\"\n"
+    ));
+    let output = common::run(
+        workspace
+            .citebot(&["serve"])
+            .env_remove("DISCORD_PUBLIC_KEY")
+            .env_remove("CITEBOT_FEEDBACK_DB")
+            .env_remove("PGPASSWORD"),
+    );
+    common::assert_no_panic(&output, "serve without its database");
+    let stderr = common::stderr(&output);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    assert!(
+        stderr.lines().last().is_some_and(
+            |line| line.starts_with("citebot: cannot connect to the feedback database")
+        ),
+        "{stderr}"
+    );
+}
+
+/// A bad setting, or a usage error clap reports, exits 2: the status the unit's
+/// RestartPreventExitStatus= names, so systemd does not restart what would fail again.
+#[test]
+fn a_bad_config_or_usage_exits_2_so_systemd_does_not_restart() {
+    let workspace = Workspace::shipped();
+    workspace.write_config("[http]\nlisten = \"nonsense\"\n");
+    let output = common::run(&mut workspace.citebot(&["serve"]));
+    common::assert_clear_error(
+        &output,
+        "serve with a bad listen",
+        &["http.listen", "nonsense"],
+    );
+    let output = common::run(&mut workspace.citebot(&["ask", "diltiazem"]));
+    common::assert_clear_error(&output, "ask with a bad listen", &["http.listen"]);
+    for usage in [
+        &["--no-such-flag"][..],
+        &["ask"][..],
+        &["ask", "--top", "0", "diltiazem"][..],
+        &["completions", "tcsh"][..],
+        &["--log-format", "xml", "index"][..],
+    ] {
+        let output = common::run(common::citebot_command().args(usage));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "citebot {usage:?}: {output:?}"
+        );
+    }
+    common::citebot_command()
+        .args(["index"])
+        .env("CITEBOT_LOG_FORMAT", "xml")
+        .assert()
+        .code(2);
+}
+
+/// `CITEBOT_CONFIG` names the settings file; an explicit `--config` wins over it.
+#[test]
+fn citebot_config_names_the_settings_file() {
+    let workspace = Workspace::shipped();
+    // Run from a folder with neither config.toml nor corpus/: the defaults would find no corpus.
+    let elsewhere = tempfile::tempdir().expect("a folder");
+    let from_env = common::run(
+        common::citebot_command()
+            .current_dir(elsewhere.path())
+            .env("CITEBOT_CONFIG", workspace.config_path())
+            .args(["refs", "15"]),
+    );
+    common::assert_ok(&from_env, "refs with CITEBOT_CONFIG");
+    let from_flag = stdout_of(&mut workspace.citebot(&["refs", "15"]));
+    assert_eq!(common::stdout(&from_env), from_flag);
+    let defaults = common::run(
+        common::citebot_command()
+            .current_dir(elsewhere.path())
+            .args(["refs", "15"]),
+    );
+    common::assert_clear_error(&defaults, "refs without any config", &["corpus"]);
+    // --config wins, even over a CITEBOT_CONFIG that names nothing.
+    let both = common::run(
+        workspace
+            .citebot(&["refs", "15"])
+            .current_dir(elsewhere.path())
+            .env("CITEBOT_CONFIG", elsewhere.path().join("missing.toml")),
+    );
+    common::assert_ok(&both, "refs with --config and a wrong CITEBOT_CONFIG");
+}
+
+/// A settings file named by `--config` or `CITEBOT_CONFIG` that is not there is an error
+/// naming it and what named it, never a quiet run on the defaults; only the implicit
+/// config.toml in the working directory may be absent.
+#[test]
+fn a_named_config_that_does_not_exist_is_an_error_not_the_defaults() {
+    let workspace = Workspace::with_seed_corpus();
+    let missing = workspace.root().join("missing.toml");
+    let missing_text = missing.display().to_string();
+    let output = common::run(
+        common::citebot_command()
+            .arg("--config")
+            .arg(&missing)
+            .args(["refs", "15"]),
+    );
+    common::assert_clear_error(
+        &output,
+        "--config missing.toml",
+        &[&missing_text, "named by --config", "does not exist"],
+    );
+    let output = common::run(
+        common::citebot_command()
+            .env("CITEBOT_CONFIG", &missing)
+            .args(["refs", "15"]),
+    );
+    common::assert_clear_error(
+        &output,
+        "CITEBOT_CONFIG=missing.toml",
+        &[&missing_text, "named by CITEBOT_CONFIG", "does not exist"],
+    );
+    // `--config config.toml`, named and absent, used to mean the defaults; now it is an error.
+    std::fs::remove_file(workspace.config_path()).expect("remove config.toml");
+    let output = common::run(
+        common::citebot_command()
+            .current_dir(workspace.root())
+            .args(["--config", "config.toml", "refs", "15"]),
+    );
+    common::assert_clear_error(
+        &output,
+        "--config config.toml",
+        &["config.toml", "--config"],
+    );
+    // Unnamed and absent: the defaults (corpus/ and index/ in the working directory).
+    let output = common::run(
+        common::citebot_command()
+            .current_dir(workspace.root())
+            .args(["refs", "15"]),
+    );
+    common::assert_ok(&output, "refs with the implicit config.toml absent");
+    assert!(common::stdout(&output).contains("21848465"));
+}
+
+/// Each stderr line of `output` as JSON; panics on one that is not.
+fn json_log_lines(output: &std::process::Output) -> Vec<Value> {
+    common::stderr(output)
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("a log line that is not JSON ({error}): {line}"))
+        })
+        .collect()
+}
+
+/// `RUST_LOG` sets what is logged, `--log-format json` (or `CITEBOT_LOG_FORMAT=json`) writes
+/// each event as a JSON line on stderr, and stdout keeps only the command's output.
+#[test]
+fn rust_log_and_json_log_format_write_json_lines_on_stderr_only() {
+    let workspace = Workspace::with_seed_corpus();
+    let output = common::run(
+        workspace
+            .citebot(&["--log-format", "json", "index"])
+            .env("RUST_LOG", "debug"),
+    );
+    common::assert_ok(&output, "index with JSON logs");
+    let stdout = common::stdout(&output);
+    assert!(stdout.starts_with("indexed 1 article"), "{stdout}");
+    assert!(!stdout.contains('{'), "no log on stdout: {stdout}");
+    let events = json_log_lines(&output);
+    assert!(!events.is_empty(), "RUST_LOG=debug logs something");
+    for event in &events {
+        assert!(
+            event["level"].is_string() && event["fields"].is_object(),
+            "{event}"
+        );
+    }
+    assert!(
+        events.iter().any(|event| event["level"] == "DEBUG"),
+        "debug events are written"
+    );
+
+    // The environment variable does the same as the flag.
+    let output = common::run(
+        workspace
+            .citebot(&["index"])
+            .env("RUST_LOG", "debug")
+            .env("CITEBOT_LOG_FORMAT", "json"),
+    );
+    common::assert_ok(&output, "index with CITEBOT_LOG_FORMAT=json");
+    assert!(!json_log_lines(&output).is_empty());
+
+    // CITEBOT_LOG, the older name, wins over RUST_LOG; without either, an index build logs
+    // nothing.
+    let output = common::run(
+        workspace
+            .citebot(&["index"])
+            .env("RUST_LOG", "debug")
+            .env("CITEBOT_LOG", "off"),
+    );
+    common::assert_ok(&output, "index with CITEBOT_LOG=off");
+    assert_eq!(common::stderr(&output), "");
+    let output = common::run(&mut workspace.citebot(&["index"]));
+    common::assert_ok(&output, "index with the default logging");
+    assert_eq!(common::stderr(&output), "");
+}
+
+/// `ask --json` prints the answer exactly as `GET /v1/ask` returns it (the same type), one
+/// object on one line; no answer still exits 1.
+#[test]
+fn ask_json_is_the_answer_of_v1_ask() {
+    let workspace = Workspace::shipped();
+    let output =
+        common::run(&mut workspace.citebot(&["ask", "--json", "How is calcinosis cutis treated?"]));
+    common::assert_ok(&output, "ask --json");
+    let stdout = common::stdout(&output);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let mut value: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert!(value["took_us"].is_u64());
+    value["took_us"] = Value::from("[US]");
+    insta::assert_json_snapshot!("ask_json_treatment", value);
+
+    let output = common::run(&mut workspace.citebot(&["ask", "--json", "who won the world cup"]));
+    assert_eq!(output.status.code(), Some(1), "no answer exits 1");
+    let value: Value = serde_json::from_str(&common::stdout(&output)).expect("JSON");
+    assert_eq!(value["answered"], false);
+    assert!(value["reason"].is_string(), "{value}");
+    assert_eq!(value["passages"], Value::Array(Vec::new()));
+
+    // An emergency gets the notice first, in JSON as on the page and in `/v1/ask`, and in text.
+    let emergency = "I took an overdose of calcium tablets, what happens?";
+    let output = common::run(&mut workspace.citebot(&["ask", "--json", emergency]));
+    let value: Value = serde_json::from_str(&common::stdout(&output)).expect("JSON");
+    assert!(
+        value["emergency"]
+            .as_str()
+            .is_some_and(|notice| notice.starts_with("If this is an emergency")),
+        "{value}"
+    );
+    let text = common::stdout(&common::run(&mut workspace.citebot(&["ask", emergency])));
+    assert!(text.starts_with("If this is an emergency"), "{text}");
+    let text = common::stdout(&common::run(
+        &mut workspace.citebot(&["ask", "How is calcinosis cutis treated?"]),
+    ));
+    assert!(!text.contains("If this is an emergency"), "{text}");
+}
+
+/// `feedback --json` prints the summary as one JSON object.
+#[test]
+fn feedback_json_prints_the_summary_as_one_object() {
+    use citebot_discord::feedback::{FeedbackStore, Vote};
+    let workspace = Workspace::shipped();
+    let db = workspace.root().join("feedback.sqlite3");
+    let store = FeedbackStore::open(&db.clone().into()).expect("a feedback file");
+    for (ask, user, question, up) in [
+        ("1", 1, "Is it contagious?", false),
+        ("2", 2, "Is it contagious?", false),
+        ("3", 1, "How is it treated?", true),
+    ] {
+        store
+            .record(&Vote {
+                ask_key: ask.to_string(),
+                user_id: user,
+                question: question.to_string(),
+                answer_ids: vec!["calcinosis-cutis#p15".to_string()],
+                answered: true,
+                up,
+            })
+            .expect("a vote");
+    }
+    drop(store);
+    let db_arg = db.display().to_string();
+    let output = common::run(&mut workspace.citebot(&["feedback", "--json", "--db", &db_arg]));
+    common::assert_ok(&output, "feedback --json");
+    let stdout = common::stdout(&output);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let value: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(value["database"], db_arg);
+    assert_eq!(value["votes"], 3);
+    assert_eq!(value["people"], 2);
+    assert_eq!(value["questions"], 2);
+    assert_eq!(value["answered"], serde_json::json!({"up": 1, "down": 2}));
+    assert_eq!(value["down_voted"][0]["question"], "Is it contagious?");
+    assert_eq!(value["down_voted"][0]["down"], 2);
+    // The text summary is still the default.
+    let text = stdout_of(&mut workspace.citebot(&["feedback", "--db", &db_arg]));
+    assert!(
+        text.contains("3 votes: 1 up, 2 down, from 2 people on 2 questions"),
+        "{text}"
+    );
+    // Two things on stdout at once is a usage error.
+    let output = common::run(
+        &mut workspace.citebot(&["feedback", "--json", "--export", "-", "--db", &db_arg]),
+    );
+    common::assert_clear_error(
+        &output,
+        "feedback --json --export -",
+        &["--json", "--export"],
+    );
+}
+
+/// Completions and the manual page come from the clap definitions, need no settings (a
+/// broken config.toml does not stop a packager), and go to stdout.
+#[test]
+fn completions_and_the_man_page_are_generated_from_the_commands() {
+    let workspace = Workspace::shipped();
+    workspace.write_config("[serach]\n");
+    let bash = stdout_of(&mut workspace.citebot(&["completions", "bash"]));
+    assert!(bash.contains("_citebot()"), "{bash:.200}");
+    for command in [
+        "ask",
+        "search",
+        "refs",
+        "index",
+        "serve",
+        "completions",
+        "man",
+    ] {
+        assert!(bash.contains(command), "bash completes {command}");
+    }
+    assert!(bash.contains("--log-format") && bash.contains("--config"));
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let output = common::run(&mut workspace.citebot(&["completions", shell]));
+        common::assert_ok(&output, shell);
+        assert!(common::stdout(&output).contains("ask"), "{shell}");
+    }
+    let man = stdout_of(&mut workspace.citebot(&["man"]));
+    assert!(man.contains(".TH citebot 1"), "{man:.300}");
+    assert!(man.contains(".SH NAME"), "{man:.300}");
+    assert!(
+        man.contains("CITEBOT_CONFIG"),
+        "the man page names the environment"
+    );
+}

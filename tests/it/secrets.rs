@@ -231,7 +231,19 @@ fn unreachable_api_is_reported_without_the_token() {
         .unwrap_or_else(|e| panic!("{e}"));
     // The listener is dropped here, so the port is closed.
     let output = run_bot_against(&env, &format!("http://{closed}"));
-    assert_clear_error(&output, "unreachable api", &["cannot reach", "api_base"]);
+    // A network problem, not a setting: exit status 75, "try again later" (README, Exit status).
+    assert_no_panic(&output, "unreachable api");
+    let stderr = stderr(&output);
+    assert_eq!(output.status.code(), Some(75), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("citebot: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {stderr}");
+    assert!(
+        errors[0].contains("cannot reach") && errors[0].contains("api_base"),
+        "{stderr}"
+    );
     assert_no_token(&output, "unreachable api");
 }
 

@@ -802,6 +802,38 @@ fn the_api_and_page_are_rate_limited_per_client_but_interactions_are_not() {
     );
 }
 
+/// The emergency notice is not Discord's alone: the page and `/v1/ask` show it first for a
+/// question that reads as an emergency (the same phrases), and never for an ordinary one.
+#[test]
+fn an_emergency_question_gets_the_emergency_notice_on_the_page_and_in_the_api() {
+    let served = Served::start("", None);
+    let notice = "call your local emergency number or go to the nearest emergency department now";
+    let emergency = "q=I+have+chest+pain+and+calcium+lumps%2C+what+now%3F";
+    let (status, answer) = served.get_json(&format!("/v1/ask?{emergency}"));
+    assert_eq!(status, 200, "{answer}");
+    let said = answer["emergency"].as_str().unwrap_or_default();
+    assert!(said.contains(notice), "{answer}");
+    assert!(
+        !said.contains("**"),
+        "plain text, not Discord markdown: {said}"
+    );
+    let (_, ordinary) = served.get_json("/v1/ask?q=how+is+calcinosis+cutis+treated%3F");
+    assert!(ordinary.get("emergency").is_none(), "{ordinary}");
+
+    let (status, html) = served.get(&format!("/?{emergency}"));
+    assert_eq!(status, 200);
+    let alert = html
+        .find("class=\"emergency\" role=\"alert\"")
+        .expect("the notice on the page");
+    assert!(html[alert..].contains(notice), "{html}");
+    assert!(
+        html.find("<main>").is_some_and(|main| main < alert),
+        "the notice is in the page's main part: {html}"
+    );
+    let (_, ordinary) = served.get("/?q=how+is+calcinosis+cutis+treated%3F");
+    assert!(!ordinary.contains("class=\"emergency\""), "{ordinary}");
+}
+
 #[test]
 fn the_page_highlights_the_answer_and_escapes_the_question() {
     let served = Served::start("", None);

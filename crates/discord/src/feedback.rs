@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::safety::CooldownCheck;
 use super::settings::{FeedbackLocation, FeedbackLocationError, PostgresUrl};
+use citebot_core::error::ErrorClass;
 use postgres_store::PostgresStore;
 
 /// Errors of the feedback store.
@@ -40,7 +41,12 @@ pub enum FeedbackError {
     #[error("no feedback tables in the PostgreSQL database {url}: the bot has not stored a vote there yet (or point discord.feedback_db / CITEBOT_FEEDBACK_DB elsewhere)")]
     PostgresMissing { url: PostgresUrl },
     #[error("cannot connect to the feedback database {url}: {reason} (is PostgreSQL running and reachable there? check discord.feedback_db or CITEBOT_FEEDBACK_DB, and PGPASSWORD)")]
-    PostgresConnect { url: PostgresUrl, reason: String },
+    PostgresConnect {
+        url: PostgresUrl,
+        reason: String,
+        /// Whether the database may be reachable later (not up yet, starting, a timeout).
+        class: ErrorClass,
+    },
     #[error("feedback database {url}: {reason}")]
     Postgres { url: PostgresUrl, reason: String },
     #[error("feedback database {url} is not a valid PostgreSQL URL: {reason}")]
@@ -53,6 +59,35 @@ pub enum FeedbackError {
     Salt(String),
     #[error("cannot write the export: {0}")]
     Write(#[from] std::io::Error),
+}
+
+impl FeedbackError {
+    /// Whether the store may open later: a PostgreSQL server that is not reachable yet, or an
+    /// SQLite file another process holds locked, may pass; anything else will not.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            FeedbackError::PostgresConnect { class, .. } => *class,
+            FeedbackError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(failure, _),
+                ..
+            } if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+            {
+                ErrorClass::Transient
+            }
+            FeedbackError::Missing { .. }
+            | FeedbackError::Sqlite { .. }
+            | FeedbackError::PostgresMissing { .. }
+            | FeedbackError::Postgres { .. }
+            | FeedbackError::PostgresUrl { .. }
+            | FeedbackError::Location(_)
+            | FeedbackError::CooldownsNotShared
+            | FeedbackError::Salt(_)
+            | FeedbackError::Write(_) => ErrorClass::Permanent,
+        }
+    }
 }
 
 /// The schema, versioned with `PRAGMA user_version` so a later change can migrate.
@@ -450,17 +485,25 @@ pub fn downvoted_eval_items(votes: &[StoredVote]) -> Vec<EvalItem> {
         .collect()
 }
 
-/// `citebot feedback`: prints a summary of the votes to `out`; with `export`, also writes the
-/// down-voted questions as JSON lines there (`-` for `out` itself, after the summary).
+/// `citebot feedback`: prints a summary of the votes to `out` (as text, or as one JSON object
+/// with `json`); with `export`, also writes the down-voted questions as JSON lines there (`-`
+/// for `out` itself, after the summary).
 pub fn feedback_command(
     db: &FeedbackLocation,
     export: Option<&Path>,
+    json: bool,
     out: &mut dyn Write,
 ) -> Result<(), FeedbackError> {
     let store = FeedbackStore::open_existing(db)?;
     let votes = store.votes()?;
-    write_summary(db, &votes, out)?;
+    let summary = Summary::of(db, &votes);
+    if !json {
+        write_text_summary(&summary, out)?;
+    }
     let Some(export) = export else {
+        if json {
+            write_json(&summary, out)?;
+        }
         return Ok(());
     };
     let items = downvoted_eval_items(&votes);
@@ -473,14 +516,122 @@ pub fn feedback_command(
         out.write_all(lines.as_bytes())?;
     } else {
         std::fs::write(export, lines)?;
-        writeln!(
-            out,
-            "\nexported {} down-voted question(s) to {}",
-            items.len(),
-            export.display()
-        )?;
+        if json {
+            let summary = Summary {
+                exported: Some(Exported {
+                    path: export.display().to_string(),
+                    questions: items.len(),
+                }),
+                ..summary
+            };
+            write_json(&summary, out)?;
+        } else {
+            writeln!(
+                out,
+                "\nexported {} down-voted question(s) to {}",
+                items.len(),
+                export.display()
+            )?;
+        }
     }
     Ok(())
+}
+
+fn write_json(summary: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, summary)?;
+    writeln!(out)
+}
+
+/// What `citebot feedback` reports, as text or (`--json`) as this object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// The database read: an SQLite file or a PostgreSQL URL (never with a password).
+    pub database: String,
+    pub votes: usize,
+    pub up: usize,
+    pub down: usize,
+    /// Different people who voted (counted by their hashed ids).
+    pub people: usize,
+    pub questions: usize,
+    /// When the first and last votes were cast (UTC, `2024-05-01T12:00:00Z`); null without
+    /// votes.
+    pub first_vote: Option<String>,
+    pub last_vote: Option<String>,
+    /// Votes on answers.
+    pub answered: Tally,
+    /// Votes on "no answer".
+    pub no_answer: Tally,
+    /// Every question voted down at least once, most down-voted first.
+    pub down_voted: Vec<DownVoted>,
+    /// Where `--export FILE` wrote the down-voted questions; absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exported: Option<Exported>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tally {
+    pub up: usize,
+    pub down: usize,
+}
+
+/// A down-voted question.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DownVoted {
+    /// Its id in `--export`'s lines (`fb0001`).
+    pub qid: String,
+    pub question: String,
+    pub down: usize,
+    pub up: usize,
+    /// Whether citebot answered, the last time it was voted on.
+    pub answered: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exported {
+    pub path: String,
+    pub questions: usize,
+}
+
+impl Summary {
+    /// The counts over `votes`, read from `db`.
+    pub fn of(db: &FeedbackLocation, votes: &[StoredVote]) -> Summary {
+        let count =
+            |filter: &dyn Fn(&StoredVote) -> bool| votes.iter().filter(|v| filter(v)).count();
+        let users: std::collections::BTreeSet<&str> =
+            votes.iter().map(|v| v.user_hash.as_str()).collect();
+        let questions = by_question(votes);
+        let mut down_voted: Vec<&QuestionVotes> = questions.iter().filter(|q| q.down > 0).collect();
+        down_voted.sort_by(|a, b| b.down.cmp(&a.down).then(a.first_id.cmp(&b.first_id)));
+        Summary {
+            database: db.to_string(),
+            votes: votes.len(),
+            up: count(&|v| v.up),
+            down: count(&|v| !v.up),
+            people: users.len(),
+            questions: questions.len(),
+            first_vote: votes.iter().map(|v| v.voted_at.clone()).min(),
+            last_vote: votes.iter().map(|v| v.voted_at.clone()).max(),
+            answered: Tally {
+                up: count(&|v| v.answered && v.up),
+                down: count(&|v| v.answered && !v.up),
+            },
+            no_answer: Tally {
+                up: count(&|v| !v.answered && v.up),
+                down: count(&|v| !v.answered && !v.up),
+            },
+            down_voted: down_voted
+                .into_iter()
+                .map(|question| DownVoted {
+                    qid: format!("fb{:04}", question.first_id),
+                    question: question.question.clone(),
+                    down: question.down,
+                    up: question.up,
+                    answered: question.answered,
+                })
+                .collect(),
+            exported: None,
+        }
+    }
 }
 
 /// The human summary: totals, by verdict, and the most down-voted questions.
@@ -489,48 +640,37 @@ pub fn write_summary(
     votes: &[StoredVote],
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
-    writeln!(out, "feedback in {db}")?;
-    if votes.is_empty() {
+    write_text_summary(&Summary::of(db, votes), out)
+}
+
+fn write_text_summary(summary: &Summary, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "feedback in {}", summary.database)?;
+    if summary.votes == 0 {
         writeln!(out, "no votes yet")?;
         return Ok(());
     }
-    let count = |filter: &dyn Fn(&StoredVote) -> bool| votes.iter().filter(|v| filter(v)).count();
-    let users: std::collections::BTreeSet<&str> =
-        votes.iter().map(|v| v.user_hash.as_str()).collect();
-    let questions = by_question(votes);
-    let first = votes
-        .iter()
-        .map(|v| v.voted_at.as_str())
-        .min()
-        .unwrap_or_default();
-    let last = votes
-        .iter()
-        .map(|v| v.voted_at.as_str())
-        .max()
-        .unwrap_or_default();
     writeln!(
         out,
-        "{} votes: {} up, {} down, from {} people on {} questions ({first} to {last})",
-        votes.len(),
-        count(&|v| v.up),
-        count(&|v| !v.up),
-        users.len(),
-        questions.len(),
+        "{} votes: {} up, {} down, from {} people on {} questions ({} to {})",
+        summary.votes,
+        summary.up,
+        summary.down,
+        summary.people,
+        summary.questions,
+        summary.first_vote.as_deref().unwrap_or_default(),
+        summary.last_vote.as_deref().unwrap_or_default(),
     )?;
     writeln!(
         out,
         "answered:  {} up, {} down",
-        count(&|v| v.answered && v.up),
-        count(&|v| v.answered && !v.up)
+        summary.answered.up, summary.answered.down
     )?;
     writeln!(
         out,
         "no answer: {} up, {} down",
-        count(&|v| !v.answered && v.up),
-        count(&|v| !v.answered && !v.up)
+        summary.no_answer.up, summary.no_answer.down
     )?;
-    let mut downvoted: Vec<&QuestionVotes> = questions.iter().filter(|q| q.down > 0).collect();
-    downvoted.sort_by(|a, b| b.down.cmp(&a.down).then(a.first_id.cmp(&b.first_id)));
+    let downvoted = &summary.down_voted;
     if !downvoted.is_empty() {
         writeln!(out, "\nmost down-voted questions:")?;
         for question in downvoted.iter().take(10) {
@@ -651,7 +791,7 @@ mod tests {
         drop(store);
         let export = dir.path().join("down.jsonl");
         let mut out = Vec::new();
-        feedback_command(&db, Some(&export), &mut out).unwrap();
+        feedback_command(&db, Some(&export), false, &mut out).unwrap();
         let printed = String::from_utf8(out).unwrap();
         assert!(
             printed.contains("2 votes: 1 up, 1 down, from 2 people on 2 questions"),
@@ -666,11 +806,44 @@ mod tests {
     }
 
     #[test]
+    fn json_summary_holds_the_counts_of_the_text_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = FeedbackLocation::from(dir.path().join("f.sqlite3"));
+        let store = FeedbackStore::open(&db).unwrap();
+        store
+            .record(&vote("1", 1, "Is it contagious?", true, false))
+            .unwrap();
+        store
+            .record(&vote("2", 2, "what causes it", false, true))
+            .unwrap();
+        drop(store);
+        let mut out = Vec::new();
+        feedback_command(&db, None, true, &mut out).unwrap();
+        let printed = String::from_utf8(out).unwrap();
+        assert_eq!(printed.lines().count(), 1, "one JSON line: {printed}");
+        let value: serde_json::Value = serde_json::from_str(&printed).unwrap();
+        assert_eq!(value["votes"], 2);
+        assert_eq!(value["people"], 2);
+        assert_eq!(value["answered"], serde_json::json!({"up": 0, "down": 1}));
+        assert_eq!(value["no_answer"], serde_json::json!({"up": 1, "down": 0}));
+        assert_eq!(value["down_voted"][0]["qid"], "fb0001");
+        assert_eq!(value["down_voted"][0]["question"], "Is it contagious?");
+        assert!(value.get("exported").is_none());
+
+        let export = dir.path().join("down.jsonl");
+        let mut out = Vec::new();
+        feedback_command(&db, Some(&export), true, &mut out).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["exported"]["questions"], 1);
+    }
+
+    #[test]
     fn missing_database_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let error = feedback_command(
             &dir.path().join("none.sqlite3").into(),
             None,
+            false,
             &mut Vec::new(),
         )
         .unwrap_err();

@@ -79,6 +79,33 @@ pub enum BotError {
     Task(#[source] tokio::task::JoinError),
 }
 
+impl BotError {
+    /// Whether starting again later may succeed: Discord or the database not reachable yet, or
+    /// the connection lost, may pass; a missing or rejected token or a bad setting will not.
+    pub fn class(&self) -> citebot_core::error::ErrorClass {
+        use citebot_core::error::ErrorClass;
+        match self {
+            BotError::Unreachable { .. } => ErrorClass::Transient,
+            BotError::Engine(error) => error.class(),
+            BotError::Feedback(error) => error.class(),
+            BotError::Discord(serenity::Error::Io(error)) => ErrorClass::of_io(error),
+            BotError::Discord(
+                serenity::Error::Tungstenite(_)
+                | serenity::Error::Http(serenity::http::HttpError::Request(_)),
+            ) => ErrorClass::Transient,
+            BotError::TokenMissing { .. }
+            | BotError::TokenRejected { .. }
+            | BotError::Config(_)
+            | BotError::ApiBase(_)
+            | BotError::Rest(_)
+            | BotError::Registration(_)
+            | BotError::FeedbackLocation { .. }
+            | BotError::Discord(_)
+            | BotError::Task(_) => ErrorClass::Permanent,
+        }
+    }
+}
+
 /// The gateway intents the bot asks for (see the module docs for why).
 pub fn intents() -> GatewayIntents {
     GatewayIntents::GUILD_MESSAGES | GatewayIntents::DIRECT_MESSAGES

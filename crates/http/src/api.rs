@@ -5,10 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
-use citebot_core::answer::{Answer, Verdict};
-use citebot_core::citation::{Link, RefNumber};
+use citebot_core::citation::RefNumber;
 use citebot_core::engine::Engine;
 use citebot_presentation::json::CitationJson;
 
@@ -105,121 +102,6 @@ pub fn reference(
                 message: error.to_string(),
             }
         })
-}
-
-/// The answer of `GET /v1/ask`.
-#[derive(Debug, Serialize)]
-pub struct AskResponse<'a> {
-    pub question: &'a str,
-    pub answered: bool,
-    /// Why there is no answer (`no_match`, `weak_evidence`, `not_in_article`, …); absent when
-    /// answered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The same, for a person.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<&'static str>,
-    /// What the question asks about that the articles never mention.
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub not_in_article: &'a [String],
-    /// Answered, but the passages are only the closest the articles have (the reader is
-    /// unsure they say exactly what was asked); absent otherwise.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub closest_only: Option<&'static str>,
-    /// The passages worth showing, best first.
-    pub passages: Vec<AskPassage<'a>>,
-    /// Where the text comes from and its licence, one line per article quoted.
-    pub attribution: Vec<String>,
-    pub notice: &'static str,
-    pub took_us: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AskPassage<'a> {
-    pub id: &'a str,
-    pub article: &'a str,
-    pub article_title: &'a str,
-    pub section_path: &'a [String],
-    pub text: &'a str,
-    /// The sentence that answers, exactly as in the text.
-    pub best_sentence: Option<&'a str>,
-    /// The sources of that sentence (of the passage, for a References entry).
-    pub sources: Vec<Source>,
-}
-
-/// A short citation: "[15] Grenader & Shavit 2011" and its links.
-#[derive(Debug, Serialize)]
-pub struct Source {
-    pub number: u32,
-    pub short: String,
-    pub links: Vec<Link>,
-}
-
-pub const NOT_ADVICE: &str = "This is the article's text, not medical advice.";
-
-pub fn ask_response<'a>(engine: &Engine, answer: &'a Answer) -> AskResponse<'a> {
-    let (reason, explanation) = match &answer.verdict {
-        Verdict::Answered => (None, None),
-        Verdict::Abstained(reason) => (
-            serde_json::to_value(reason)
-                .ok()
-                .and_then(|value| value.as_str().map(str::to_string)),
-            Some(reason.explain()),
-        ),
-    };
-    let shown = if answer.answered() {
-        answer.hits_worth_showing()
-    } else {
-        &[]
-    };
-    let mut attribution: Vec<String> = Vec::new();
-    let mut articles: Vec<&str> = Vec::new();
-    let passages = shown
-        .iter()
-        .map(|hit| {
-            if !articles.contains(&hit.passage.article.as_str()) {
-                articles.push(&hit.passage.article);
-                if let Some(info) = engine.article_info(&hit.passage.article) {
-                    attribution.push(info.attribution());
-                }
-            }
-            AskPassage {
-                id: &hit.passage.id,
-                article: &hit.passage.article,
-                article_title: &hit.passage.article_title,
-                section_path: &hit.passage.section_path.0,
-                text: &hit.passage.text,
-                best_sentence: hit.best_sentence(),
-                sources: hit
-                    .best_refs()
-                    .into_iter()
-                    .filter_map(|number| engine.citation_of(&hit.passage.article, number))
-                    .map(|citation| {
-                        let json = CitationJson::from(&citation);
-                        Source {
-                            number: json.number,
-                            short: json.short,
-                            links: json.links,
-                        }
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    AskResponse {
-        question: &answer.question,
-        answered: answer.answered(),
-        reason,
-        explanation,
-        not_in_article: &answer.not_in_article,
-        closest_only: answer
-            .closest_only
-            .then_some(citebot_core::answer::CLOSEST_ONLY_NOTICE),
-        passages,
-        attribution,
-        notice: NOT_ADVICE,
-        took_us: answer.took.as_micros() as u64,
-    }
 }
 
 #[cfg(test)]

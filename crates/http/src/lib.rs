@@ -7,7 +7,8 @@
 //! - [`settings`]: the `[http]` section of config.toml (always built);
 //! - [`signature`]: Discord's Ed25519 request signatures;
 //! - [`interactions`]: `POST /interactions`, answered with the gateway bot's own replies;
-//! - [`api`]: `GET /v1/search`, `/v1/ask`, `/v1/refs/N`; [`page`]: `GET /`;
+//! - [`api`]: `GET /v1/search`, `/v1/ask`, `/v1/refs/N` (always built: `citebot ask --json`
+//!   prints `/v1/ask`'s answer); [`page`]: `GET /`;
 //! - [`metrics`]: `GET /metrics`; this module: the server, its limits, `/healthz`.
 //!
 //! The server faces the internet, so every request passes [`guard`] first: a body larger
@@ -64,6 +65,7 @@ mod server {
     use citebot_discord::feedback::{FeedbackError, FeedbackStore};
     use citebot_discord::state::BotState;
     use citebot_discord::{api_base::ApiBase, DiscordSettings};
+    use citebot_presentation::json;
 
     /// Why `citebot serve` could not start. Messages say what to do.
     #[derive(Debug, thiserror::Error)]
@@ -86,6 +88,23 @@ mod server {
         Client(String),
         #[error("a background task failed: {0}")]
         Task(#[source] tokio::task::JoinError),
+    }
+
+    impl ServeError {
+        /// Whether starting again later may succeed: a port still held by another process (a
+        /// replica being replaced) or a database not up yet may pass; a bad setting does not.
+        pub fn class(&self) -> citebot_core::error::ErrorClass {
+            use citebot_core::error::ErrorClass;
+            match self {
+                ServeError::Bind { source, .. } => ErrorClass::of_io(source),
+                ServeError::Engine(error) => error.class(),
+                ServeError::Feedback(error) => error.class(),
+                ServeError::Config(_)
+                | ServeError::Key(_)
+                | ServeError::Client(_)
+                | ServeError::Task(_) => ErrorClass::Permanent,
+            }
+        }
     }
 
     /// What every request handler shares.
@@ -621,7 +640,9 @@ mod server {
             return JsonResponse::error(500, "the question could not be answered").into_response();
         };
         count(&server, Surface::Api, &answer, started);
-        JsonResponse::ok(&api::ask_response(&server.bot.engine, &answer)).into_response()
+        let emergency = server.bot.emergency.is_emergency(&answer.question);
+        JsonResponse::ok(&json::ask_response(&server.bot.engine, &answer, emergency))
+            .into_response()
     }
 
     async fn refs_route(
@@ -664,22 +685,32 @@ mod server {
         let library = server.bot.library();
         let default_top = server.bot.engine.config().search.top;
         let html = match params.get("q").filter(|q| !q.trim().is_empty()) {
-            None => page::render(&library, None, None, None),
-            Some(question) => match api::question_params(&params, default_top, 10) {
-                Err(error) => page::render(&library, Some(question), None, Some(&error.message)),
-                Ok((question, top)) => match answer(&server, question.clone(), top).await {
-                    Some(answer) => {
-                        count(&server, Surface::Page, &answer, started);
-                        page::render(&library, Some(&question), Some(&answer), None)
-                    }
-                    None => page::render(
+            None => page::render(&library, None, None, None, false),
+            Some(question) => {
+                let emergency = server.bot.emergency.is_emergency(question);
+                match api::question_params(&params, default_top, 10) {
+                    Err(error) => page::render(
                         &library,
-                        Some(&question),
+                        Some(question),
                         None,
-                        Some("The question could not be answered; please try again."),
+                        Some(&error.message),
+                        emergency,
                     ),
-                },
-            },
+                    Ok((question, top)) => match answer(&server, question.clone(), top).await {
+                        Some(answer) => {
+                            count(&server, Surface::Page, &answer, started);
+                            page::render(&library, Some(&question), Some(&answer), None, emergency)
+                        }
+                        None => page::render(
+                            &library,
+                            Some(&question),
+                            None,
+                            Some("The question could not be answered; please try again."),
+                            emergency,
+                        ),
+                    },
+                }
+            }
         };
         let mut response = Html(html).into_response();
         let headers = response.headers_mut();

@@ -11,7 +11,7 @@ use citebot_core::corpus::ArticleInfo;
 use citebot_discord::render::Library;
 use citebot_presentation::json::CitationJson;
 
-use super::api::NOT_ADVICE;
+use citebot_presentation::notices::{EMERGENCY_NOTICE_PLAIN, NOT_MEDICAL_ADVICE};
 
 /// The Content-Security-Policy sent with the page: nothing but its own inline style and a
 /// form that submits to itself.
@@ -35,12 +35,14 @@ pub fn escape(text: &str) -> String {
 }
 
 /// The page: the form, the answer to `question` when there is one, and the footer.
-/// `problem` is a parameter error to show instead of an answer.
+/// `problem` is a parameter error to show instead of an answer. `emergency`: the question
+/// reads as an emergency, so the emergency notice comes first, as on Discord.
 pub fn render(
     library: &Library,
     question: Option<&str>,
     answer: Option<&Answer>,
     problem: Option<&str>,
+    emergency: bool,
 ) -> String {
     // The articles and their references as of the last index reload, gathered once by the
     // bot's state: a page view reads nothing from the index but the answer.
@@ -76,6 +78,13 @@ pub fn render(
             .join(", "),
         value = escape(question.unwrap_or("")),
     );
+    if emergency {
+        let _ = writeln!(
+            html,
+            "<p class=\"emergency\" role=\"alert\">{}</p>",
+            escape(EMERGENCY_NOTICE_PLAIN)
+        );
+    }
     if let Some(problem) = problem {
         let _ = writeln!(html, "<p class=\"problem\">{}</p>", escape(problem));
     } else if let Some(answer) = answer {
@@ -88,7 +97,7 @@ pub fn render(
     let _ = write!(
         html,
         "<p><strong>{}</strong> For a diagnosis or treatment, ask a doctor; in an emergency, call your local emergency number.</p></footer>\n</body>\n</html>\n",
-        escape(NOT_ADVICE)
+        escape(NOT_MEDICAL_ADVICE)
     );
     html
 }
@@ -257,6 +266,7 @@ h3{font-size:.95rem;margin:1rem 0 .25rem}
 .n{font-weight:600}
 a{color:var(--accent)}
 .problem{margin-top:1.5rem;color:#b3261e;font-weight:600}
+.emergency{margin-top:1.5rem;padding:.75rem 1rem;border:2px solid #b3261e;border-radius:.5rem;color:#b3261e;font-weight:600}
 footer{margin-top:2.5rem;font-size:.88rem;color:var(--muted);border-top:1px solid var(--card);padding-top:.75rem}
 "#;
 

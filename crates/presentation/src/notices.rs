@@ -5,6 +5,9 @@
 /// bot never tries to judge how serious a situation is.
 pub const EMERGENCY_NOTICE: &str = "⚠️ **If this is an emergency, call your local emergency number or go to the nearest emergency department now.** If you are thinking about ending your life, contact a local crisis line. citebot only quotes an encyclopaedia article and cannot help in an emergency.";
 
+/// [`EMERGENCY_NOTICE`] as plain text, for the JSON API and the search page.
+pub const EMERGENCY_NOTICE_PLAIN: &str = "If this is an emergency, call your local emergency number or go to the nearest emergency department now. If you are thinking about ending your life, contact a local crisis line. citebot only quotes an encyclopaedia article and cannot help in an emergency.";
+
 /// The fixed disclaimer in every answer's footer.
 pub const NOT_MEDICAL_ADVICE: &str = "This is the article's text, not medical advice.";
 
@@ -96,6 +99,12 @@ pub fn default_emergency_phrases() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_emergency_notice_is_the_markdown_one_without_its_markup() {
+        let plain = EMERGENCY_NOTICE.trim_start_matches("⚠️ ").replace("**", "");
+        assert_eq!(plain, EMERGENCY_NOTICE_PLAIN);
+    }
 
     fn detector() -> EmergencyDetector {
         EmergencyDetector::new(&default_emergency_phrases())

@@ -285,6 +285,9 @@ pub fn citebot_std_command(binary: &Path) -> std::process::Command {
     let mut command = std::process::Command::new(binary);
     command
         .env_remove("CITEBOT_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("CITEBOT_LOG_FORMAT")
+        .env_remove("CITEBOT_CONFIG")
         .env_remove("DISCORD_TOKEN")
         .env_remove("CITEBOT_DISCORD_API_BASE")
         .env_remove("CITEBOT_WIKIPEDIA_API_BASE")

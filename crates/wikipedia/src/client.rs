@@ -52,6 +52,28 @@ pub enum FetchError {
     TooManyRedirects { url: String },
 }
 
+impl FetchError {
+    /// Whether asking again later may succeed: the network down, a timeout, rate limiting, a
+    /// server error or an answer cut short may pass; a missing page or a wrong origin will not.
+    pub fn class(&self) -> citebot_core::error::ErrorClass {
+        use citebot_core::error::ErrorClass;
+        match self {
+            FetchError::Network { .. }
+            | FetchError::Timeout { .. }
+            | FetchError::RateLimited { .. }
+            | FetchError::Truncated { .. } => ErrorClass::Transient,
+            FetchError::Status { status, .. } if *status >= 500 || *status == 429 => {
+                ErrorClass::Transient
+            }
+            FetchError::NotFound { .. }
+            | FetchError::Disambiguation { .. }
+            | FetchError::Status { .. }
+            | FetchError::Malformed { .. }
+            | FetchError::TooManyRedirects { .. } => ErrorClass::Permanent,
+        }
+    }
+}
+
 fn suggest(suggestions: &[String]) -> String {
     if suggestions.is_empty() {
         String::new()

@@ -56,6 +56,22 @@ pub enum AddError {
     },
 }
 
+impl AddError {
+    /// Whether trying again later may succeed (see [`FetchError::class`]); anything but a
+    /// failed fetch needs a change first.
+    pub fn class(&self) -> citebot_core::error::ErrorClass {
+        match self {
+            AddError::Fetch(error) => error.class(),
+            AddError::Setup(_)
+            | AddError::Exists { .. }
+            | AddError::NoText { .. }
+            | AddError::Write { .. }
+            | AddError::Read { .. }
+            | AddError::UnknownName { .. } => citebot_core::error::ErrorClass::Permanent,
+        }
+    }
+}
+
 /// `add`'s target: a title, or an article's URL on a wiki.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

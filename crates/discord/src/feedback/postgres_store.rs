@@ -21,6 +21,7 @@ use postgres::{Client, NoTls};
 use super::{FeedbackError, StoredVote, Vote};
 use crate::safety::CooldownCheck;
 use crate::settings::PostgresUrl;
+use citebot_core::error::ErrorClass;
 
 /// The environment variable the password is read from, as libpq and psql do.
 pub const PASSWORD_ENV: &str = "PGPASSWORD";
@@ -178,6 +179,7 @@ impl PostgresStore {
             .map_err(|error| FeedbackError::PostgresConnect {
                 url: self.url.clone(),
                 reason: error_chain(&error),
+                class: connect_class(&error),
             })
     }
 
@@ -348,6 +350,38 @@ fn connection_lost(error: &postgres::Error) -> bool {
     match error.as_db_error() {
         Some(db_error) => matches!(db_error.severity(), "FATAL" | "PANIC"),
         None => true,
+    }
+}
+
+/// Whether a failed connection may succeed later: a server that is not up yet (nothing
+/// listening, no socket file yet, a timeout), starting up or shutting down, or out of
+/// connections may pass; a refused password or a database that does not exist will not.
+fn connect_class(error: &postgres::Error) -> ErrorClass {
+    use postgres::error::SqlState;
+    if let Some(db_error) = error.as_db_error() {
+        let code = db_error.code();
+        return if [
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+        ]
+        .contains(code)
+        {
+            ErrorClass::Transient
+        } else {
+            ErrorClass::Permanent
+        };
+    }
+    if error.is_closed() {
+        return ErrorClass::Transient;
+    }
+    match std::error::Error::source(error).and_then(|cause| cause.downcast_ref::<std::io::Error>())
+    {
+        // The server's Unix socket is not there while it is not running.
+        Some(io) if io.kind() == std::io::ErrorKind::NotFound => ErrorClass::Transient,
+        Some(io) => ErrorClass::of_io(io),
+        None => ErrorClass::Permanent,
     }
 }
 
