@@ -115,7 +115,7 @@ if step scale; then
 fi
 
 if step discord; then
-  if [ -f benches/discord_loopback.rs ]; then
+  if [ -f crates/bench/benches/discord_loopback.rs ]; then
     say "discord bot loopback"
     cargo bench --quiet --bench discord_loopback -- --questions 400 --json "$OUT/discord.json" \
       | tee "$OUT/discord.md"

