@@ -329,8 +329,31 @@ pub struct BuildReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Staleness {
     Missing,
-    Stale(&'static str),
+    Stale(StaleReason),
     Corrupt(String),
+    /// The corpus, not the index, is the problem (a file cannot be read): rebuilding would
+    /// fail the same way, so the caller reports the corpus's own error.
+    CorpusUnreadable(String),
+}
+
+/// What changed since the index was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleReason {
+    /// Another index format, program version or parsing source.
+    OtherVersion,
+    /// The corpus, the passage settings or the meaning model.
+    InputsChanged,
+}
+
+impl std::fmt::Display for StaleReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StaleReason::OtherVersion => "built by another version of citebot",
+            StaleReason::InputsChanged => {
+                "the corpus, the passage settings or the meaning model changed"
+            }
+        })
+    }
 }
 
 impl std::fmt::Display for Staleness {
@@ -339,6 +362,9 @@ impl std::fmt::Display for Staleness {
             Staleness::Missing => write!(f, "no index yet"),
             Staleness::Stale(why) => write!(f, "index is stale: {why}"),
             Staleness::Corrupt(why) => write!(f, "index is unreadable: {why}"),
+            Staleness::CorpusUnreadable(why) => {
+                write!(f, "index is unreadable: corpus cannot be read: {why}")
+            }
         }
     }
 }
@@ -377,7 +403,7 @@ pub fn check_reporting(config: &Config) -> Result<CheckReport, Staleness> {
         .and_then(|bytes| corpus::decode_digests(&bytes))
         .unwrap_or_default();
     let fingerprint = corpus::fingerprint_with(&config.corpus_dir, &known)
-        .map_err(|e| Staleness::Corrupt(format!("corpus cannot be read: {e}")))?;
+        .map_err(|e| Staleness::CorpusUnreadable(e.to_string()))?;
     let Some(generation) = generation else {
         return Err(Staleness::Missing);
     };
@@ -386,12 +412,10 @@ pub fn check_reporting(config: &Config) -> Result<CheckReport, Staleness> {
         || manifest.program_version != env!("CARGO_PKG_VERSION")
         || manifest.sources_hash != env!("CITEBOT_INDEX_SOURCES_HASH")
     {
-        return Err(Staleness::Stale("built by another version of citebot"));
+        return Err(Staleness::Stale(StaleReason::OtherVersion));
     }
     if !manifest.matches(config, &fingerprint.value) {
-        return Err(Staleness::Stale(
-            "the corpus, the passage settings or the meaning model changed",
-        ));
+        return Err(Staleness::Stale(StaleReason::InputsChanged));
     }
     Ok(CheckReport {
         files: fingerprint.files,
