@@ -776,8 +776,34 @@ fn embed_passages(
             path: folder.to_path_buf(),
             source,
         })?;
-    crate::embeddings::write(folder, &reader.searcher(), fields, &model)?;
+    let passages = passages_by_ordinal(&reader.searcher(), fields);
+    crate::embeddings::write(folder, &passages, &model)?;
     Ok(Some(model.fingerprint().to_string()))
+}
+
+/// Every passage of a freshly built index with its document ordinal, in ordinal order: what
+/// the embeddings writer is fed.
+fn passages_by_ordinal(searcher: &tantivy::Searcher, fields: &Fields) -> Vec<(u64, Passage)> {
+    let mut found = Vec::new();
+    for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let Ok(ordinals) = segment.fast_fields().u64("ordinal") else {
+            continue;
+        };
+        for doc_id in 0..segment.max_doc() {
+            let address = tantivy::DocAddress::new(segment_ord as u32, doc_id);
+            let Some(ordinal) = ordinals.first(doc_id) else {
+                continue;
+            };
+            let Ok(document) = searcher.doc::<TantivyDocument>(address) else {
+                continue;
+            };
+            if let Some(passage) = stored_passage(fields, &document) {
+                found.push((ordinal, passage));
+            }
+        }
+    }
+    found.sort_by_key(|(ordinal, _)| *ordinal);
+    found
 }
 
 /// Receives prepared articles in any order and adds them to the index in file order, giving
