@@ -1,5 +1,5 @@
 //! A generation's passage embeddings, the meaning step's half of the index: every passage's
-//! sentence embedding (`src/meaning/`), computed when the index is rebuilt, stored beside
+//! sentence embedding (`crates/meaning/`), computed when the index is rebuilt, stored beside
 //! tantivy's files as `embeddings.bin`, and compared with a question's embedding when it is
 //! asked. The result, [`QuestionMeaning`], is what ranking sees: the similarity of the
 //! question to each passage and the passages nearest to it.

@@ -4,9 +4,16 @@
 //! 1. Each meaningful word of the question becomes a concept with variants: the word itself,
 //!    its synonyms, and, when the index does not know the word, its closest spelling in the
 //!    index's own term dictionary (never outranking exact words).
-//! 2. tantivy's BM25 over text, section headings and title fetches candidates.
-//! 3. Candidates are re-ranked by how much of the question they cover (each concept weighted
-//!    by its rarity), which is also the evidence the abstention decision rests on.
+//! 2. tantivy's BM25 over text, section headings and title fetches candidates; the passages
+//!    nearest in meaning join them. A question naming an article keeps that article's only.
+//! 3. Each candidate is described by features that mean the same on any article (coverage of
+//!    the question's weighted concepts, best sentence, word pairs, lead, reference kind,
+//!    meaning) and scored by the learned ranker ([`crate::ranker`], trained by
+//!    scripts/train.py).
+//! 4. The decision to answer is learned too: a logistic regression over the best candidate and
+//!    the question ([`crate::ranker::QuestionFeatures`]) against a trained threshold, joined,
+//!    when the reader is on, with its veto ([`Decision`]). Once it answers, the passages are
+//!    shown in the order of a second model that adds token matching.
 //!
 //! One concern a file: `cache.rs` (what a generation lets search remember), `analysed.rs` (a
 //! passage's stems), `concepts.rs` (the question's concepts weighed and matched),
