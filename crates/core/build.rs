@@ -14,7 +14,7 @@ const INDEX_SOURCES: &[&str] = &[
     "src/citation.rs",
     "src/passage.rs",
     "src/corpus.rs",
-    "src/index.rs",
+    "src/index",
     "src/wikipedia",
 ];
 

@@ -191,7 +191,10 @@ fn assert_processes_agree(name: &str, corpus: &Path, questions: &[String]) {
 
 #[test]
 fn the_seed_answers_alike_in_every_process() {
-    let questions = queries(&common::shared().join("eval").join("dev.jsonl"));
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let questions = queries(&shared.join("eval").join("dev.jsonl"));
     let questions = with_variations(&questions, 2000);
     let corpus = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
@@ -206,7 +209,10 @@ fn the_seed_answers_alike_in_every_process() {
 
 #[test]
 fn a_squad_article_answers_alike_in_every_process() {
-    let squad = common::shared().join("eval").join("squad");
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let squad = shared.join("eval").join("squad");
     let questions = queries(
         &squad
             .join("questions")

@@ -213,7 +213,7 @@ fn a_change_that_keeps_size_and_mtime_is_still_seen() {
     assert_eq!(
         citebot_core::index::check(&config),
         Err(citebot_core::index::Staleness::Stale(
-            "the corpus, the passage settings or the meaning model changed"
+            citebot_core::index::StaleReason::InputsChanged
         ))
     );
 }

@@ -7,9 +7,10 @@ use citebot_test_support as common;
 use common::Workspace;
 use serde_json::Value;
 
+/// `../shared/eval/dev.jsonl`; `None` only when the test skips on purpose (see
+/// [`common::shared`]).
 fn dev_set() -> Option<std::path::PathBuf> {
-    let path = common::shared().join("eval/dev.jsonl");
-    path.exists().then_some(path)
+    Some(common::shared()?.join("eval/dev.jsonl"))
 }
 
 fn eval_json(workspace: &Workspace, dev: &std::path::Path) -> Value {
@@ -36,8 +37,11 @@ fn shared_sets_hold_the_documented_numbers() {
             .expect("eval/expected.json"),
     )
     .expect("expected JSON");
+    let Some(shared) = common::shared() else {
+        return;
+    };
     assert!(
-        common::shared().join("eval/squad").is_dir(),
+        shared.join("eval/squad").is_dir(),
         "../shared/eval is not beside the repository: the quality check cannot run"
     );
     let out = tempfile::tempdir().expect("temp dir");
@@ -61,7 +65,7 @@ fn shared_sets_hold_the_documented_numbers() {
             ])
             .arg(&report_path)
             .arg("--shared")
-            .arg(common::shared())
+            .arg(&shared)
             .arg("--workdir")
             .arg(out.path().join(run))
             .status()
@@ -113,10 +117,9 @@ fn shared_sets_hold_the_documented_numbers() {
 #[test]
 fn eval_agrees_with_the_shared_scorer() {
     let Some(dev) = dev_set() else {
-        eprintln!("skipped: ../shared/eval/dev.jsonl is not beside the repository");
         return;
     };
-    let scorer = common::shared().join("eval/score.py");
+    let scorer = dev.with_file_name("score.py");
     if std::process::Command::new("python3")
         .arg("--version")
         .output()

@@ -1,5 +1,5 @@
 //! A generation's passage embeddings, the meaning step's half of the index: every passage's
-//! sentence embedding (`src/meaning/`), computed when the index is rebuilt, stored beside
+//! sentence embedding (`crates/meaning/`), computed when the index is rebuilt, stored beside
 //! tantivy's files as `embeddings.bin`, and compared with a question's embedding when it is
 //! asked. The result, [`QuestionMeaning`], is what ranking sees: the similarity of the
 //! question to each passage and the passages nearest to it.
@@ -16,10 +16,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use tantivy::{DocAddress, Searcher, TantivyDocument};
+use tantivy::{DocAddress, Searcher};
 
 use crate::error::{Error, Result};
-use crate::index::Fields;
 use crate::meaning::{MeaningModel, TokenVectors, DIMENSIONS};
 use crate::passage::{Passage, PassageKind};
 use crate::ranker::TokenMatch;
@@ -411,50 +410,21 @@ pub fn passage_text(passage: &Passage) -> String {
     }
 }
 
-/// Every passage of the index in `folder`, by ordinal.
-fn passages_by_ordinal(searcher: &Searcher, fields: &Fields) -> Vec<(u64, DocAddress, Passage)> {
-    let mut found = Vec::new();
-    for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let Ok(ordinals) = segment.fast_fields().u64("ordinal") else {
-            continue;
-        };
-        for doc_id in 0..segment.max_doc() {
-            let address = DocAddress::new(segment_ord as u32, doc_id);
-            let Some(ordinal) = ordinals.first(doc_id) else {
-                continue;
-            };
-            let Ok(document) = searcher.doc::<TantivyDocument>(address) else {
-                continue;
-            };
-            if let Some(passage) = crate::index::stored_passage(fields, &document) {
-                found.push((ordinal, address, passage));
-            }
-        }
-    }
-    found.sort_by_key(|(ordinal, _, _)| *ordinal);
-    found
-}
-
-/// Embeds every passage of the freshly built index in `folder` and writes [`FILE`] and
-/// [`TOKENS_FILE`] there. Returns how many passages it embedded.
-pub fn write(
-    folder: &Path,
-    searcher: &Searcher,
-    fields: &Fields,
-    model: &MeaningModel,
-) -> Result<usize> {
-    let passages = passages_by_ordinal(searcher, fields);
+/// Embeds `passages` (every passage of a freshly built generation with its document ordinal,
+/// in ordinal order, as the index builder hands them over) and writes [`FILE`] and
+/// [`TOKENS_FILE`] into its `folder`. Returns how many passages it embedded.
+pub fn write(folder: &Path, passages: &[(u64, Passage)], model: &MeaningModel) -> Result<usize> {
     let count = passages
         .last()
-        .map_or(0, |(ordinal, _, _)| *ordinal as usize + 1);
+        .map_or(0, |(ordinal, _)| *ordinal as usize + 1);
     let dimension = DIMENSIONS;
     let mut vectors = vec![0f32; count * dimension];
     let mut present = vec![false; count];
     let mut tokens = vec![QuantisedTokens::default(); count];
     let cache = EmbeddingCache::for_model(model);
-    let texts: Vec<String> = passages.iter().map(|(_, _, p)| passage_text(p)).collect();
+    let texts: Vec<String> = passages.iter().map(|(_, p)| passage_text(p)).collect();
     let mut missing: Vec<usize> = Vec::new();
-    for (position, (ordinal, _, _)) in passages.iter().enumerate() {
+    for (position, (ordinal, _)) in passages.iter().enumerate() {
         let at = *ordinal as usize;
         match cache.as_ref().and_then(|c| c.get(&texts[position])) {
             Some((found, found_tokens)) => {

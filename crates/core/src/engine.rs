@@ -81,11 +81,9 @@ impl Engine {
         };
         let mut preparation = Preparation::UpToDate;
         if let Err(staleness) = index::check(config) {
-            if let Staleness::Corrupt(ref message) = staleness {
-                if message.starts_with("corpus") {
-                    // The corpus, not the index, is the problem: say what is wrong with it.
-                    crate::corpus::fingerprint(&config.corpus_dir)?;
-                }
+            if let Staleness::CorpusUnreadable(_) = staleness {
+                // The corpus, not the index, is the problem: say what is wrong with it.
+                crate::corpus::fingerprint(&config.corpus_dir)?;
             }
             tracing::info!(reason = %staleness, "rebuilding index");
             let report = index::rebuild(config, options)?;

@@ -8,7 +8,7 @@
 //! clone ranks with it; `ranker_file` in config.toml loads another one at start.
 //!
 //! Two models are shipped: one for an index with sentence embeddings (the meaning step,
-//! `src/meaning/`) and one over words only, used when the embedding model is not installed.
+//! the `citebot-meaning` crate) and one over words only, used when the embedding model is not installed.
 //! The words-only model is trained on the same questions with the meaning features absent, so
 //! the fallback is a measured, documented quality (docs/quality.md), not a silent drop.
 
@@ -230,10 +230,9 @@ impl Linear {
 pub struct Model {
     rank: Linear,
     /// The order shown, over [`CandidateFeatures`] then [`TokenMatch`], once the decision
-    /// (which sees `rank`'s order) has chosen to answer. Kept apart from `rank` because
-    /// token matching moves the best passage's score in ways the decision was not trained
-    /// for: with it in `rank`, the off-topic abstention fell from 0.95 to 0.91
-    /// (docs/quality.md). `None` in the words-only model, which has no token vectors.
+    /// (which sees `rank`'s order) has chosen to answer. Kept apart from `rank` so the
+    /// decision sees the ranking it was trained on (docs/quality.md has what mixing them
+    /// cost). `None` in the words-only model, which has no token vectors.
     order: Option<Linear>,
     /// Logistic regression over [`QuestionFeatures`]: the probability that the best passage
     /// answers.

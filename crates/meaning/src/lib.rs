@@ -65,7 +65,7 @@ pub struct MeaningSettings {
     /// that holds no model is an error; a model missing from the default place means words only,
     /// with a warning.
     pub model_dir: Option<PathBuf>,
-    /// The reader (src/meaning/reader.rs): a cross-encoder that reads the first passages shown
+    /// The reader (`reader.rs`): a cross-encoder that reads the first passages shown
     /// with the question and can veto the decision to answer. Off by default: the first
     /// trained reader does not yet beat the decision of words and meaning alone on held-out
     /// tuning questions (data/reader-report.md), and costs three encoder passes a question.

@@ -533,7 +533,8 @@ fn default_max_word_chars() -> usize {
 mod tests {
     use super::*;
 
-    /// A small BERT tokenizer.json: the model's own is checked by tests/wordpiece.rs.
+    /// A small BERT tokenizer.json: the model's own is checked by
+    /// tests/it/meaning.rs (against the ids Hugging Face's tokenizer gives).
     fn small() -> WordPiece {
         let vocabulary = [
             "[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cal", "##cin", "##osis", "skin", ",", "!",

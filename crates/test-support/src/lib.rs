@@ -53,9 +53,35 @@ pub fn target_tmpdir() -> PathBuf {
     folder
 }
 
-/// `../shared` beside the repository (the development questions and the scorer).
-pub fn shared() -> PathBuf {
-    repo_root().join("..").join("shared")
+/// Set to `1` to skip, on purpose, the tests that need `../shared` when it is missing.
+pub const SKIP_SHARED: &str = "CITEBOT_SKIP_SHARED";
+
+/// `../shared` beside the repository (the evaluation sets, the seeds, the scorer), for a test
+/// that needs it. Never a silent pass: when the folder is missing this panics saying what is
+/// missing and how to get it, unless `CITEBOT_SKIP_SHARED=1` is set, in which case it says on
+/// stderr that the test skipped and returns `None`, and the test returns.
+pub fn shared() -> Option<PathBuf> {
+    let path = repo_root().join("..").join("shared");
+    if path.is_dir() {
+        return Some(path);
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    if std::env::var_os(SKIP_SHARED).is_some_and(|value| value == "1") {
+        eprintln!(
+            "skipped {test}: {} is missing and {SKIP_SHARED}=1",
+            path.display()
+        );
+        return None;
+    }
+    panic!(
+        "{test} needs ../shared (the shared evaluation sets, seeds and scorer) beside the \
+         repository, and {} is missing: put a copy of the shared folder next to the repository \
+         (as CI has it), or set {SKIP_SHARED}=1 to skip the tests that need it on purpose",
+        path.display()
+    )
 }
 
 /// A folder with `config.toml` and (once built) `index/`, over a corpus folder: its own

@@ -1,4 +1,4 @@
-//! The meaning step (src/meaning/): all-MiniLM-L6-v2 embeddings against the numpy reference,
+//! The meaning step (this crate, `crates/meaning/`): all-MiniLM-L6-v2 embeddings against the numpy reference,
 //! their determinism, and the errors a missing or broken model gives.
 //!
 //! These tests need the model installed (`scripts/install-model.sh`, which CI runs first); they
