@@ -1,4 +1,4 @@
-//! The command line as a user sees it: output checked as snapshots (tests/snapshots/), the
+//! The command line as a user sees it: output checked as snapshots (tests/it/snapshots/), the
 //! JSON contract, exit statuses, and questions that look like query syntax.
 
 use citebot_test_support as common;

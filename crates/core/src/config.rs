@@ -81,7 +81,7 @@ pub struct PassageSettings {
 }
 
 /// How questions are matched. The ranking itself and the decision to answer are learned
-/// (src/ranker.rs); these shape which candidates it sees.
+/// (crates/core/src/ranker.rs); these shape which candidates it sees.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchSettings {

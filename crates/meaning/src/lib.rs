@@ -356,7 +356,7 @@ impl MeaningModel {
 
     /// The token ids the model sees for `text`: [CLS] … [SEP], at most [`MAX_TOKENS`]. The
     /// same ids Hugging Face's tokenizer gives for the model's tokenizer.json
-    /// (tests/meaning.rs holds it to them).
+    /// (crates/meaning/tests/it/meaning.rs holds it to them).
     pub fn token_ids(&self, text: &str) -> Vec<u32> {
         self.tokenizer.ids(text, MAX_TOKENS)
     }

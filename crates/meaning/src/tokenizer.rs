@@ -8,7 +8,7 @@
 //! tokenizer.json through it took ~32 ms of every `citebot ask` (whose whole budget is 50 ms)
 //! and a hundred crates of every build. This reads the one pipeline all-MiniLM-L6-v2 uses in
 //! about a millisecond, refuses any other with a clear message, and is held to give the same
-//! ids as `tokenizers` by `tests/meaning.rs`, which replays ids that Hugging Face's
+//! ids as `tokenizers` by `crates/meaning/tests/it/meaning.rs`, which replays ids that Hugging Face's
 //! tokenizer gave for the corpus, every shared question and awkward text
 //! (`tests/fixtures/wordpiece_ids.py` wrote them).
 

@@ -22,7 +22,7 @@ fn seed_words() -> WordDistribution {
 /// A config over `corpus` and `index` (the repository's settings otherwise), words only: a
 /// synthetic corpus's generated words mean nothing to the sentence-embedding model, and
 /// embedding its passages in a debug build was most of this suite's time (the meaning step has
-/// its own tests, on real articles, in tests/meaning.rs).
+/// its own tests, on real articles, in crates/meaning/tests/it/meaning.rs).
 fn config_for(corpus: &Path, index: &Path) -> Config {
     let mut config =
         citebot_core::Config::load(&root().join("config.toml")).expect("config.toml loads");
