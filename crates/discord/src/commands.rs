@@ -123,7 +123,9 @@ impl Invocation {
 /// What is being typed into an autocompleted option: `/source number:` is the only one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Completion {
-    SourceNumber { typed: String },
+    SourceNumber {
+        typed: String,
+    },
     /// Nothing citebot completes: no choices.
     Nothing,
 }
@@ -131,11 +133,9 @@ pub enum Completion {
 impl Completion {
     pub fn parse(data: &CommandData) -> Completion {
         match (data.name.as_str(), data.autocomplete()) {
-            (SOURCE, Some(focused)) if focused.name == option::NUMBER => {
-                Completion::SourceNumber {
-                    typed: focused.value.to_string(),
-                }
-            }
+            (SOURCE, Some(focused)) if focused.name == option::NUMBER => Completion::SourceNumber {
+                typed: focused.value.to_string(),
+            },
             _ => Completion::Nothing,
         }
     }
@@ -202,11 +202,26 @@ mod tests {
                 top: Some(5)
             }
         );
-        let source = data(SOURCE, json!([{"name": option::NUMBER, "type": 4, "value": 15}]));
-        assert_eq!(Invocation::parse(&source), Invocation::Source { number: 15 });
-        let negative = data(SOURCE, json!([{"name": option::NUMBER, "type": 4, "value": -3}]));
-        assert_eq!(Invocation::parse(&negative), Invocation::Source { number: 0 });
-        assert_eq!(Invocation::parse(&data(ABOUT, json!([]))), Invocation::About);
+        let source = data(
+            SOURCE,
+            json!([{"name": option::NUMBER, "type": 4, "value": 15}]),
+        );
+        assert_eq!(
+            Invocation::parse(&source),
+            Invocation::Source { number: 15 }
+        );
+        let negative = data(
+            SOURCE,
+            json!([{"name": option::NUMBER, "type": 4, "value": -3}]),
+        );
+        assert_eq!(
+            Invocation::parse(&negative),
+            Invocation::Source { number: 0 }
+        );
+        assert_eq!(
+            Invocation::parse(&data(ABOUT, json!([]))),
+            Invocation::About
+        );
         assert_eq!(
             Invocation::parse(&data("help", json!([]))),
             Invocation::Unknown {

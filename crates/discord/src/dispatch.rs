@@ -18,8 +18,7 @@ use super::state::{AskRecord, Data};
 use super::BotError;
 
 /// The reply a person gets when answering failed, from either surface.
-pub const SORRY: &str =
-    "Sorry, something went wrong answering that. Please try again in a moment.";
+pub const SORRY: &str = "Sorry, something went wrong answering that. Please try again in a moment.";
 
 /// The reply to an interaction that could not be answered.
 pub fn sorry() -> Reply {
@@ -116,17 +115,28 @@ pub async fn dispatch(
                     .and_then(|channel| channel.parent_id)
                     .map(ChannelId::get),
             };
-            let target = (command.id.get(), command.application_id.get(), &command.token);
-            run(state, Invocation::parse(&command.data), asker, target, surface).await
+            let target = (
+                command.id.get(),
+                command.application_id.get(),
+                &command.token,
+            );
+            run(
+                state,
+                Invocation::parse(&command.data),
+                asker,
+                target,
+                surface,
+            )
+            .await
         }
-        Interaction::Autocomplete(command) => Ok(Response::Choices(
-            match Completion::parse(&command.data) {
+        Interaction::Autocomplete(command) => {
+            Ok(Response::Choices(match Completion::parse(&command.data) {
                 Completion::SourceNumber { typed } => {
                     answering::source_choices(&state.library(), &typed)
                 }
                 Completion::Nothing => Vec::new(),
-            },
-        )),
+            }))
+        }
         Interaction::Component(component) => {
             let Some(action) = ButtonAction::parse(&component.data.custom_id) else {
                 debug!(custom_id = %component.data.custom_id, "button of another app");
@@ -185,9 +195,10 @@ async fn run(
                 let (answer, reply) = work_state
                     .answer_page(ask_id, &asked, 0, page_size, emergency)
                     .await?;
-                work_state
-                    .asks
-                    .insert(ask_id, AskRecord::from_answer(&answer, page_size, emergency));
+                work_state.asks.insert(
+                    ask_id,
+                    AskRecord::from_answer(&answer, page_size, emergency),
+                );
                 work_surface.count(QuestionOutcome::Done {
                     answered: answer.answered(),
                     took: started.elapsed(),

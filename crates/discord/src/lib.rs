@@ -492,9 +492,7 @@ impl Handler {
                         http.create_interaction_response(
                             id,
                             token,
-                            &CreateInteractionResponse::Message(reply::interaction_message(
-                                &reply,
-                            )),
+                            &CreateInteractionResponse::Message(reply::interaction_message(&reply)),
                             Vec::new(),
                         )
                         .await?;

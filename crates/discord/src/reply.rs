@@ -2,10 +2,10 @@
 //! nothing the bot sends can ping anyone, whatever text it quotes.
 
 use serenity::all::{
-    AutocompleteChoice, ButtonStyle as SerenityButtonStyle, CreateActionRow,
-    CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateEmbed,
-    CreateEmbedAuthor, CreateEmbedFooter, CreateInteractionResponseFollowup,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, ReactionType,
+    AutocompleteChoice, ButtonStyle as SerenityButtonStyle, CreateActionRow, CreateAllowedMentions,
+    CreateAutocompleteResponse, CreateButton, CreateEmbed, CreateEmbedAuthor, CreateEmbedFooter,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    EditInteractionResponse, ReactionType,
 };
 
 use super::render::{ButtonStyle, Reply};
