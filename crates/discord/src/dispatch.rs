@@ -60,7 +60,8 @@ impl Pending {
             return None;
         }
         match tokio::time::timeout(within, &mut self.work).await {
-            Ok(joined) => Some(joined.map_err(BotError::Task).and_then(|reply| reply)),
+            Ok(Ok(reply)) => Some(reply),
+            Ok(Err(joined)) => Some(Err(BotError::Task(joined))),
             Err(_) => None,
         }
     }
