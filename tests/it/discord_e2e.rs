@@ -1,6 +1,8 @@
-//! The Discord bot end to end: the real serenity/poise client against a fake Discord on
-//! loopback (tests/support/fake_discord.rs). Each test starts a fake and a bot, injects
-//! gateway events, and checks what the bot sends back over REST.
+//! The Discord bot end to end: the real serenity client against a fake Discord on loopback
+//! (citebot-test-support's `fake_discord`). Each test starts a fake and a bot, injects gateway
+//! events, and checks what the bot sends back over REST. Every request body the bot sends is
+//! also checked against Discord's OpenAPI description (`discord_spec`): at `Bot::stop`, and
+//! when the fake is dropped.
 
 use citebot_test_support::fake_discord;
 
@@ -80,6 +82,7 @@ impl Bot {
             .expect("the bot task does not panic");
         assert!(ended.is_ok(), "the bot ended with an error: {ended:?}");
         self.fake.assert_frames_valid();
+        self.fake.assert_requests_valid();
     }
 
     /// Posts `content` in the test channel, from a person, mentioning the bot.

@@ -1,6 +1,8 @@
 //! `citebot serve` from outside, as Discord and a browser see it: the real binary listening
 //! on loopback, requests signed with a test key, deferred answers edited on a fake Discord
-//! (tests/support/fake_discord.rs), and the JSON API compared with `citebot search --json`.
+//! (citebot-test-support's `fake_discord`), and the JSON API compared with `citebot search
+//! --json`. Every interaction response, and every request sent to the fake, is checked against
+//! Discord's OpenAPI description (`discord_spec`).
 
 use citebot_test_support as common;
 use citebot_test_support::fake_discord;
@@ -251,6 +253,13 @@ impl Served {
         let reply = request(self.addr, "POST", "/interactions", &headers, body);
         let value = serde_json::from_str(&reply.body)
             .unwrap_or_else(|error| panic!("not JSON ({error}): {}", reply.body));
+        // Every interaction response the server gives must be one Discord accepts, by
+        // Discord's own API description (errors are for Discord's eyes only: 4xx, not checked).
+        if reply.status == 200 {
+            if let Err(problem) = common::discord_spec::check_interaction_response(&value) {
+                panic!("{problem}");
+            }
+        }
         (reply.status, value)
     }
 

@@ -1,5 +1,5 @@
 //! The Discord path end to end, on loopback: a question arrives as a gateway MESSAGE_CREATE from
-//! the fake Discord (citebot-test-support), the real serenity/poise bot answers it, and
+//! the fake Discord (citebot-test-support), the real serenity bot answers it, and
 //! the reply is timed when its REST POST reaches the fake. Reports p50/p99 one question at a
 //! time, questions/s with a burst in flight, and the peak RSS of this process (bot and fake
 //! together: an upper bound for the bot alone).

@@ -1,174 +1,240 @@
-//! The slash commands, one function each: `/ask`, `/source`, `/about`.
+//! The slash-command table: `/ask`, `/source`, `/about`, declared once with serenity's
+//! builders. The gateway bot and `citebot register` register [`definitions`]; the dispatcher
+//! ([`super::dispatch`]) reads an invocation back with [`Invocation::parse`]. Both use the
+//! names below, so a renamed option cannot leave one surface behind.
 //!
 //! The option names and types are a contract (scripts and tests call them):
-//! `/ask question:<string> [top:<integer 1–5>]`, `/source number:<integer>`.
-
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+//! `/ask question:<string> [top:<integer 1–5>]`, `/source number:<integer>` (autocompleted).
 
 use serenity::all::{
-    AutocompleteChoice, ChannelId, CreateInteractionResponse, CreateInteractionResponseMessage,
+    CommandData, CommandDataOptionValue, CommandOptionType, CreateCommand, CreateCommandOption,
 };
-use tracing::{info, warn};
 
-use super::answering;
-use super::events::start_thread;
-use super::render::{self, Reply};
-use super::reply;
-use super::state::{AskRecord, Data};
-use super::BotError;
+/// The command names.
+pub const ASK: &str = "ask";
+pub const SOURCE: &str = "source";
+pub const ABOUT: &str = "about";
 
-/// The context slash commands get.
-pub type AppContext<'a> = poise::ApplicationContext<'a, Data, BotError>;
-
-/// The commands to register.
-pub fn all() -> Vec<poise::Command<Data, BotError>> {
-    vec![ask(), source(), about()]
+/// The option names, shared by the declarations and the dispatcher.
+pub mod option {
+    /// `/ask`'s question.
+    pub const QUESTION: &str = "question";
+    /// `/ask`'s number of passages per page.
+    pub const TOP: &str = "top";
+    /// `/source`'s reference number (autocompleted).
+    pub const NUMBER: &str = "number";
 }
 
-/// Sends `reply` as the interaction's response (type 4), and tells poise a response exists so
-/// an error message afterwards goes out as a follow-up.
-async fn respond(ctx: AppContext<'_>, reply: &Reply) -> Result<(), BotError> {
-    ctx.interaction
-        .create_response(
-            &ctx.serenity_context.http,
-            CreateInteractionResponse::Message(reply::interaction_message(reply)),
-        )
-        .await?;
-    ctx.has_sent_initial_response.store(true, Ordering::SeqCst);
-    Ok(())
-}
+/// The most passages `/ask top:` may ask for.
+pub const TOP_MAX: u8 = 5;
 
-/// Ask a question about the article; the answer quotes it, with its sources
-#[poise::command(slash_command)]
-pub async fn ask(
-    ctx: AppContext<'_>,
-    #[description = "Your question, e.g. how is calcinosis cutis treated?"] question: String,
-    #[description = "How many passages to show (1–5)"]
-    #[min = 1]
-    #[max = 5]
-    top: Option<u8>,
-) -> Result<(), BotError> {
-    let started = Instant::now();
-    let state = ctx.data();
-    let _busy = state.in_flight.enter();
-    let interaction = ctx.interaction;
-    let http = &ctx.serenity_context.http;
-
-    let asker = answering::Asker {
-        user_id: interaction.user.id.get(),
-        in_guild: interaction.guild_id.is_some(),
-        channel_id: interaction.channel_id.get(),
-        parent_id: interaction
-            .channel
-            .as_ref()
-            .and_then(|channel| channel.parent_id)
-            .map(ChannelId::get),
-    };
-    if let Some(refusal) = answering::refusal(state, asker).await? {
-        return respond(ctx, &refusal).await;
-    }
-
-    let emergency = state.emergency.is_emergency(&question);
-    let ask_id = interaction.id.get();
-    let page_size = state.page_size(top);
-    let work = state.answer_page(ask_id, &question, 0, page_size, emergency);
-    tokio::pin!(work);
-    // Discord drops an interaction not acknowledged within 3 s. Answering takes microseconds,
-    // so the answer normally goes out at once; if it is slow (a busy machine, an index being
-    // reloaded), the response is deferred and edited when the answer is ready.
-    let defer_after = Duration::from_millis(state.settings.defer_after_ms);
-    let in_time = if defer_after.is_zero() {
-        None
-    } else {
-        tokio::time::timeout(defer_after, &mut work).await.ok()
-    };
-    let deferred = in_time.is_none();
-    let answer = match in_time {
-        Some(result) => {
-            let (answer, answer_reply) = result?;
-            respond(ctx, &answer_reply).await?;
-            answer
-        }
-        None => {
-            interaction
-                .create_response(
-                    http,
-                    CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new()),
+/// The commands to register, in the order Discord lists them.
+pub fn definitions() -> Vec<CreateCommand> {
+    vec![
+        CreateCommand::new(ASK)
+            .description("Ask a question about the article; the answer quotes it, with its sources")
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    option::QUESTION,
+                    "Your question, e.g. how is calcinosis cutis treated?",
                 )
-                .await?;
-            ctx.has_sent_initial_response.store(true, Ordering::SeqCst);
-            let (answer, answer_reply) = work.await?;
-            interaction
-                .edit_response(http, reply::edit_response(&answer_reply))
-                .await?;
-            answer
-        }
-    };
-    state.asks.insert(
-        ask_id,
-        AskRecord::from_answer(&answer, page_size, emergency),
-    );
-    info!(
-        ask = ask_id,
-        surface = "slash",
-        answered = answer.answered(),
-        emergency,
-        deferred,
-        took_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "answered"
-    );
-
-    let in_thread = interaction
-        .channel
-        .as_ref()
-        .is_some_and(|channel| channel.thread_metadata.is_some());
-    if state.settings.thread_per_question && interaction.guild_id.is_some() && !in_thread {
-        // The thread starts from the answer, so the discussion of it has a place of its own.
-        let started_thread = match interaction.get_response(http).await {
-            Ok(message) => start_thread(
-                ctx.serenity_context,
-                message.channel_id,
-                message.id.get(),
-                &question,
+                .required(true),
             )
-            .await
-            .map(|_| ()),
-            Err(error) => Err(error),
-        };
-        if let Err(error) = started_thread {
-            warn!(%error, "cannot start a thread on the answer");
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::Integer,
+                    option::TOP,
+                    "How many passages to show (1–5)",
+                )
+                .required(false)
+                .min_int_value(1)
+                .max_int_value(u64::from(TOP_MAX)),
+            ),
+        CreateCommand::new(SOURCE)
+            .description(
+                "Show one of the article's references in full, with DOI, PubMed and PMC links",
+            )
+            .add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::Integer,
+                    option::NUMBER,
+                    "The reference number, as in [15]",
+                )
+                .required(true)
+                .set_autocomplete(true)
+                .min_int_value(1)
+                .max_int_value(u64::from(u32::MAX)),
+            ),
+        CreateCommand::new(ABOUT).description(
+            "What citebot answers from, the article's licence, and why it is not medical advice",
+        ),
+    ]
+}
+
+/// The command names, as registered.
+pub fn names() -> Vec<String> {
+    vec![ASK.to_string(), SOURCE.to_string(), ABOUT.to_string()]
+}
+
+/// A slash command as citebot reads it, whichever surface it came by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    /// `/ask question:… [top:…]`; a missing question reads as empty, `top` is clamped to 1–5.
+    Ask { question: String, top: Option<u8> },
+    /// `/source number:N`; a missing or impossible number reads as 0 (no such reference).
+    Source { number: u32 },
+    /// `/about`.
+    About,
+    /// A command citebot does not declare (registered by an older version, say).
+    Unknown { name: String },
+}
+
+impl Invocation {
+    /// Reads a command interaction's data by the table's names.
+    pub fn parse(data: &CommandData) -> Invocation {
+        match data.name.as_str() {
+            ASK => Invocation::Ask {
+                question: match value(data, option::QUESTION) {
+                    Some(CommandDataOptionValue::String(text)) => text.clone(),
+                    _ => String::new(),
+                },
+                top: match value(data, option::TOP) {
+                    Some(CommandDataOptionValue::Integer(n)) => {
+                        u8::try_from((*n).clamp(1, i64::from(TOP_MAX))).ok()
+                    }
+                    _ => None,
+                },
+            },
+            SOURCE => Invocation::Source {
+                number: match value(data, option::NUMBER) {
+                    Some(CommandDataOptionValue::Integer(n)) => u32::try_from(*n).unwrap_or(0),
+                    _ => 0,
+                },
+            },
+            ABOUT => Invocation::About,
+            other => Invocation::Unknown {
+                name: other.to_string(),
+            },
         }
     }
-    Ok(())
 }
 
-/// Suggests references as "15 · Grenader & Shavit 2011, New England Journal of Medicine".
-async fn autocomplete_reference(ctx: AppContext<'_>, partial: &str) -> Vec<AutocompleteChoice> {
-    answering::source_choices(&ctx.data().library(), partial)
-        .into_iter()
-        .map(|(name, number)| AutocompleteChoice::new(name, number))
-        .collect()
+/// What is being typed into an autocompleted option: `/source number:` is the only one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    SourceNumber {
+        typed: String,
+    },
+    /// Nothing citebot completes: no choices.
+    Nothing,
 }
 
-/// Show one of the article's references in full, with DOI, PubMed and PMC links
-#[poise::command(slash_command)]
-pub async fn source(
-    ctx: AppContext<'_>,
-    #[description = "The reference number, as in [15]"]
-    #[autocomplete = "autocomplete_reference"]
-    #[min = 1]
-    number: u32,
-) -> Result<(), BotError> {
-    let _busy = ctx.data().in_flight.enter();
-    let reply = answering::source_reply(&ctx.data().library(), number);
-    respond(ctx, &reply).await
+impl Completion {
+    pub fn parse(data: &CommandData) -> Completion {
+        match (data.name.as_str(), data.autocomplete()) {
+            (SOURCE, Some(focused)) if focused.name == option::NUMBER => Completion::SourceNumber {
+                typed: focused.value.to_string(),
+            },
+            _ => Completion::Nothing,
+        }
+    }
 }
 
-/// What citebot answers from, the article's licence, and why it is not medical advice
-#[poise::command(slash_command)]
-pub async fn about(ctx: AppContext<'_>) -> Result<(), BotError> {
-    let _busy = ctx.data().in_flight.enter();
-    let reply = render::render_about(&ctx.data().library());
-    respond(ctx, &reply).await
+fn value<'a>(data: &'a CommandData, name: &str) -> Option<&'a CommandDataOptionValue> {
+    data.options
+        .iter()
+        .find(|option| option.name == name)
+        .map(|option| &option.value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn data(name: &str, options: Value) -> CommandData {
+        serde_json::from_value(json!({"id": "5000", "name": name, "type": 1, "options": options}))
+            .expect("command data")
+    }
+
+    #[test]
+    fn the_table_declares_the_option_contract() {
+        let json = serde_json::to_value(definitions()).unwrap();
+        let names: Vec<&str> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|command| command["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, names_as_str());
+        let ask = &json[0];
+        assert_eq!(ask["options"][0]["name"], option::QUESTION);
+        assert_eq!(ask["options"][0]["type"], 3);
+        assert_eq!(ask["options"][0]["required"], true);
+        assert_eq!(ask["options"][1]["name"], option::TOP);
+        assert_eq!(ask["options"][1]["type"], 4);
+        assert_eq!(ask["options"][1]["min_value"], 1);
+        assert_eq!(ask["options"][1]["max_value"], 5);
+        let source = &json[1];
+        assert_eq!(source["options"][0]["name"], option::NUMBER);
+        assert_eq!(source["options"][0]["autocomplete"], true);
+        assert_eq!(source["options"][0]["min_value"], 1);
+    }
+
+    fn names_as_str() -> Vec<&'static str> {
+        vec![ASK, SOURCE, ABOUT]
+    }
+
+    #[test]
+    fn invocations_are_read_by_the_table_names() {
+        let ask = data(
+            ASK,
+            json!([
+                {"name": option::QUESTION, "type": 3, "value": "is it rare?"},
+                {"name": option::TOP, "type": 4, "value": 9}
+            ]),
+        );
+        assert_eq!(
+            Invocation::parse(&ask),
+            Invocation::Ask {
+                question: "is it rare?".into(),
+                top: Some(5)
+            }
+        );
+        let source = data(
+            SOURCE,
+            json!([{"name": option::NUMBER, "type": 4, "value": 15}]),
+        );
+        assert_eq!(
+            Invocation::parse(&source),
+            Invocation::Source { number: 15 }
+        );
+        let negative = data(
+            SOURCE,
+            json!([{"name": option::NUMBER, "type": 4, "value": -3}]),
+        );
+        assert_eq!(
+            Invocation::parse(&negative),
+            Invocation::Source { number: 0 }
+        );
+        assert_eq!(
+            Invocation::parse(&data(ABOUT, json!([]))),
+            Invocation::About
+        );
+        assert_eq!(
+            Invocation::parse(&data("help", json!([]))),
+            Invocation::Unknown {
+                name: "help".into()
+            }
+        );
+        let typing = data(
+            SOURCE,
+            json!([{"name": option::NUMBER, "type": 4, "value": "1", "focused": true}]),
+        );
+        assert_eq!(
+            Completion::parse(&typing),
+            Completion::SourceNumber { typed: "1".into() }
+        );
+    }
 }

@@ -1,17 +1,12 @@
-//! Gateway events other than slash commands: questions asked by mentioning the bot or in a DM,
-//! and presses of the buttons under an answer.
+//! Gateway messages: questions asked by mentioning the bot or in a DM. Slash commands and the
+//! buttons under an answer are interactions, answered by [`super::dispatch`].
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use serenity::all::{
-    AutoArchiveDuration, ChannelId, ComponentInteraction, Context, CreateInteractionResponse,
-    CreateThread, Message, MessageType,
-};
+use serenity::all::{AutoArchiveDuration, ChannelId, Context, CreateThread, Message, MessageType};
 use tracing::{debug, info, warn};
 
-use super::answering;
-use super::render::{self, notice, ButtonAction, Reply};
+use super::render::{self, notice, Reply};
 use super::reply;
 use super::safety::{human_duration, is_blank_question, strip_bot_mention, CooldownCheck};
 use super::state::{AskRecord, BotState};
@@ -174,26 +169,4 @@ async fn channel_allowed(ctx: &Context, state: &BotState, channel_id: ChannelId)
         }
     };
     gate.allows(channel_id.get(), parent)
-}
-
-/// A button under an answer: more passages, the references, or a vote. Each gets an ephemeral
-/// reply, so pressing a button on someone else's answer does not clutter the channel.
-pub async fn on_component(
-    ctx: &Context,
-    interaction: &ComponentInteraction,
-    state: &Arc<BotState>,
-) -> Result<(), BotError> {
-    let Some(action) = ButtonAction::parse(&interaction.data.custom_id) else {
-        debug!(custom_id = %interaction.data.custom_id, "button of another app");
-        return Ok(());
-    };
-    let shown = answering::question_shown(&interaction.message);
-    let reply = answering::button_reply(state, action, interaction.user.id.get(), shown).await?;
-    interaction
-        .create_response(
-            &ctx.http,
-            CreateInteractionResponse::Message(reply::interaction_message(&reply)),
-        )
-        .await?;
-    Ok(())
 }

@@ -12,8 +12,8 @@
 //! serenity talks to (limiter off, proxy = the relay), which forwards every request with its own
 //! reqwest client to `{api_base}/api/v10/...`, waits out `retry_after` on a 429 and tries again,
 //! honours the global limit, and holds back requests on a route whose bucket is exhausted
-//! (`X-RateLimit-Remaining: 0`) until `X-RateLimit-Reset-After` has passed. serenity and poise
-//! are unaware of it, so every call they make gets the same handling.
+//! (`X-RateLimit-Remaining: 0`) until `X-RateLimit-Reset-After` has passed. serenity
+//! is unaware of it, so every call it makes gets the same handling.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -70,7 +70,7 @@ pub struct Rest {
     pub relay: Option<RestRelay>,
 }
 
-/// Builds the `Http` serenity and poise use for every REST call. Allowed mentions default to
+/// Builds the `Http` serenity uses for every REST call. Allowed mentions default to
 /// none, so even a builder that forgets to set them cannot ping anyone.
 pub async fn connect_rest(
     token: &str,

@@ -1,5 +1,5 @@
-//! The Discord bot (`citebot bot`): serenity for the gateway and REST, poise for the slash
-//! commands. A thin adapter over the engine: every answer is an [`citebot_core::answer::Answer`],
+//! The Discord bot (`citebot bot`): serenity for the gateway, REST and the slash-command
+//! builders. A thin adapter over the engine: every answer is an [`citebot_core::answer::Answer`],
 //! formatted by [`render`] and sent by [`reply`].
 //!
 //! Code map:
@@ -9,7 +9,11 @@
 //! - [`safety`]: markdown escaping, mention neutralising, cooldowns (the emergency check is
 //!   `citebot_presentation::notices`, shared with the page and the JSON API);
 //! - [`answering`]: what a slash command or button gets, from the gateway or over HTTP;
-//! - [`commands`]: `/ask`, `/source`, `/about`; [`events`]: mentions, DMs and buttons;
+//! - [`commands`]: the slash-command table (`/ask`, `/source`, `/about`, declared once, option
+//!   names as constants), registered by the gateway bot and `citebot register`;
+//! - [`dispatch`]: the one dispatcher of slash commands, autocompletion and buttons, for the
+//!   gateway ([`Handler`]) and `citebot serve`'s `POST /interactions` alike;
+//! - [`events`]: questions asked by mentioning the bot or in a DM;
 //! - [`feedback`]: 👍/👎 in SQLite or a PostgreSQL shared by replicas (with the cooldowns),
 //!   and `citebot feedback`;
 //! - [`state`]: what handlers share; [`reply`]: rendered replies to serenity builders.
@@ -26,6 +30,7 @@ pub use settings::DiscordSettings;
 
 pub mod answering;
 pub mod commands;
+pub mod dispatch;
 pub mod events;
 pub mod feedback;
 pub mod http;
@@ -37,8 +42,13 @@ pub mod state;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use poise::FrameworkError;
-use serenity::all::{FullEvent, GatewayIntents, GuildId, Interaction};
+use std::time::Duration;
+
+use serenity::all::{
+    Command, Context, CreateInteractionResponse, CreateInteractionResponseMessage, EventHandler,
+    GatewayIntents, GuildId, Interaction, InteractionId, Message, Ready, ResumedEvent,
+    ShardManager,
+};
 use tracing::{error, info, warn};
 
 use state::{BotState, Data};
@@ -201,21 +211,16 @@ pub async fn register(settings: DiscordSettings) -> Result<Registration, BotErro
         .await
         .map_err(|error| first_call_failed(error, &token, &settings, &api_base))?;
     rest.http.set_application_id(application.id);
-    let commands = commands::all();
-    let registered = match settings.guild_id {
-        Some(guild) => {
-            poise::builtins::register_in_guild(&rest.http, &commands, GuildId::new(guild)).await
-        }
-        None => poise::builtins::register_globally(&rest.http, &commands).await,
-    };
-    registered.map_err(|error| {
-        BotError::Registration(error.to_string().replace(token.as_str(), "[token]"))
-    })?;
+    register_commands(&rest.http, settings.guild_id)
+        .await
+        .map_err(|error| {
+            BotError::Registration(error.to_string().replace(token.as_str(), "[token]"))
+        })?;
     drop(rest.relay);
     Ok(Registration {
         application_name: application.name,
         application_id: application.id.get(),
-        commands: commands.iter().map(|c| c.name.clone()).collect(),
+        commands: commands::names(),
         guild_id: settings.guild_id,
         interactions_endpoint_url: application.interactions_endpoint_url,
     })
@@ -294,16 +299,14 @@ pub async fn run_with(
         .map_err(|error| first_call_failed(error, &token, &settings, &api_base))?;
     info!(api_base = %api_base, relay = rest.relay.is_some(), intents = ?intents(), "connecting to discord");
 
-    let startup_error: Arc<Mutex<Option<BotError>>> = Arc::new(Mutex::new(None));
-    let framework = build_framework(
-        Arc::clone(&state),
-        settings.guild_id,
-        Arc::clone(&startup_error),
-    );
+    let handler = Handler::new(Arc::clone(&state), settings.guild_id);
+    let startup_error = Arc::clone(&handler.startup_error);
+    let shards = Arc::clone(&handler.shards);
     let mut client = serenity::all::ClientBuilder::new_with_http(rest.http, intents())
-        .framework(framework)
+        .event_handler(handler)
         .await?;
     *client.ws_url.lock().await = gateway.url;
+    let _ = shards.set(Arc::clone(&client.shard_manager));
 
     let shard_manager = Arc::clone(&client.shard_manager);
     let stopper = tokio::spawn(async move {
@@ -374,110 +377,241 @@ pub async fn reload_periodically(state: Data, on_reload: impl Fn() + Send + Sync
     }
 }
 
-fn build_framework(
-    state: Data,
+/// Registers the table's slash commands ([`commands::definitions`]): in the guild when one is
+/// configured (they show at once), else globally. Registering replaces the application's
+/// commands, so doing it again is harmless.
+pub async fn register_commands(
+    http: &serenity::http::Http,
     guild_id: Option<u64>,
-    startup_error: Arc<Mutex<Option<BotError>>>,
-) -> poise::Framework<Data, BotError> {
-    let options = poise::FrameworkOptions {
-        commands: commands::all(),
-        event_handler: |ctx, event, framework, data| {
-            Box::pin(handle_event(ctx, event, framework.bot_id.get(), data))
-        },
-        on_error,
-        // Nothing the bot sends pings anyone; builders set this too.
-        allowed_mentions: Some(reply::no_mentions()),
-        prefix_options: poise::PrefixFrameworkOptions {
-            // Mentions are questions, not prefix commands.
-            mention_as_prefix: false,
-            ..Default::default()
-        },
-        // No owner-only commands: skip the application-info call.
-        initialize_owners: false,
-        ..Default::default()
+) -> Result<(), serenity::Error> {
+    let commands = commands::definitions();
+    match guild_id {
+        Some(guild) => GuildId::new(guild).set_commands(http, commands).await?,
+        None => Command::set_global_commands(http, commands).await?,
     };
-    poise::Framework::builder()
-        .options(options)
-        .setup(move |ctx, ready, framework| {
-            Box::pin(async move {
-                let commands = &framework.options().commands;
-                let registered = match guild_id {
-                    Some(guild) => {
-                        poise::builtins::register_in_guild(ctx, commands, GuildId::new(guild)).await
-                    }
-                    None => poise::builtins::register_globally(ctx, commands).await,
-                };
-                if let Err(error) = registered {
-                    error!(%error, "slash command registration failed, stopping");
-                    let message = error.to_string();
-                    *startup_error
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        Some(BotError::Registration(message.clone()));
-                    framework.shard_manager().shutdown_all().await;
-                    return Err(BotError::Registration(message));
-                }
-                info!(
-                    user = %ready.user.name,
-                    guilds = ready.guilds.len(),
-                    commands = commands.len(),
-                    scope = if guild_id.is_some() { "guild" } else { "global" },
-                    "ready, slash commands registered"
-                );
-                Ok(state)
-            })
-        })
-        .build()
+    Ok(())
 }
 
-async fn handle_event(
-    ctx: &serenity::all::Context,
-    event: &FullEvent,
-    bot_id: u64,
-    data: &Data,
-) -> Result<(), BotError> {
-    let _busy = data.in_flight.enter();
-    match event {
-        FullEvent::Message { new_message } => {
-            events::on_message(ctx, new_message, data, bot_id).await
+/// The gateway bot's event handler: registers the commands at the first READY, answers
+/// mentions and DMs ([`events`]), and hands every interaction to the one dispatcher
+/// ([`dispatch`]), sending what it decides over REST.
+pub struct Handler {
+    state: Data,
+    guild_id: Option<u64>,
+    surface: dispatch::Surface,
+    /// Whether a READY already registered the commands (each shard gets one).
+    registered: std::sync::atomic::AtomicBool,
+    /// Why the bot must stop: a failed registration (read by `run_with` once stopped).
+    startup_error: Arc<Mutex<Option<BotError>>>,
+    /// The client's shards, to stop them all when registration fails.
+    shards: Arc<std::sync::OnceLock<Arc<ShardManager>>>,
+}
+
+impl Handler {
+    pub fn new(state: Data, guild_id: Option<u64>) -> Handler {
+        Handler {
+            state,
+            guild_id,
+            surface: dispatch::Surface {
+                name: "slash",
+                on_question: None,
+            },
+            registered: std::sync::atomic::AtomicBool::new(false),
+            startup_error: Arc::new(Mutex::new(None)),
+            shards: Arc::new(std::sync::OnceLock::new()),
         }
-        FullEvent::InteractionCreate {
-            interaction: Interaction::Component(component),
-        } => events::on_component(ctx, component, data).await,
-        FullEvent::Resume { .. } => {
-            info!("gateway session resumed");
-            Ok(())
+    }
+
+    /// Answers an interaction over REST. A failure is logged and the person told, as the
+    /// response or, once a response was sent, as an ephemeral follow-up.
+    async fn interaction(&self, ctx: &Context, interaction: &Interaction) {
+        let (id, token) = match interaction {
+            Interaction::Command(command) | Interaction::Autocomplete(command) => {
+                (command.id, command.token.as_str())
+            }
+            Interaction::Component(component) => (component.id, component.token.as_str()),
+            _ => return,
+        };
+        let mut responded = false;
+        let Err(error) = self
+            .answer(ctx, interaction, id, token, &mut responded)
+            .await
+        else {
+            return;
+        };
+        match interaction {
+            Interaction::Command(command) => {
+                error!(command = %command.data.name, %error, "command failed")
+            }
+            _ => error!(event = "interaction_create", %error, "event handling failed"),
         }
-        _ => Ok(()),
+        let sorry = dispatch::sorry();
+        let told = if responded {
+            ctx.http
+                .create_followup_message(token, &reply::followup(&sorry), Vec::new())
+                .await
+                .map(drop)
+        } else {
+            ctx.http
+                .create_interaction_response(
+                    id,
+                    token,
+                    &CreateInteractionResponse::Message(reply::interaction_message(&sorry)),
+                    Vec::new(),
+                )
+                .await
+        };
+        if let Err(error) = told {
+            warn!(%error, "cannot tell the user about the failure");
+        }
+    }
+
+    async fn answer(
+        &self,
+        ctx: &Context,
+        interaction: &Interaction,
+        id: InteractionId,
+        token: &str,
+        responded: &mut bool,
+    ) -> Result<(), BotError> {
+        let http = &ctx.http;
+        let response = match dispatch::dispatch(&self.state, interaction, &self.surface).await? {
+            dispatch::Response::NotOurs(_) => return Ok(()),
+            dispatch::Response::Message(reply) => {
+                CreateInteractionResponse::Message(reply::interaction_message(&reply))
+            }
+            dispatch::Response::Choices(choices) => {
+                CreateInteractionResponse::Autocomplete(reply::choices(choices))
+            }
+            dispatch::Response::Pending(mut pending) => {
+                let defer_after = Duration::from_millis(self.state.settings.defer_after_ms);
+                let question = pending.question.clone();
+                match pending.ready_within(defer_after).await {
+                    Some(reply) => {
+                        let reply = reply?;
+                        http.create_interaction_response(
+                            id,
+                            token,
+                            &CreateInteractionResponse::Message(reply::interaction_message(&reply)),
+                            Vec::new(),
+                        )
+                        .await?;
+                        *responded = true;
+                    }
+                    None => {
+                        let mut deferred = CreateInteractionResponseMessage::new();
+                        if pending.ephemeral {
+                            deferred = deferred.ephemeral(true);
+                        }
+                        http.create_interaction_response(
+                            id,
+                            token,
+                            &CreateInteractionResponse::Defer(deferred),
+                            Vec::new(),
+                        )
+                        .await?;
+                        *responded = true;
+                        let reply = pending.finish().await?;
+                        http.edit_original_interaction_response(
+                            token,
+                            &reply::edit_response(&reply),
+                            Vec::new(),
+                        )
+                        .await?;
+                    }
+                }
+                if let Some(question) = question {
+                    self.thread_on_answer(ctx, interaction, token, &question)
+                        .await;
+                }
+                return Ok(());
+            }
+        };
+        http.create_interaction_response(id, token, &response, Vec::new())
+            .await?;
+        *responded = true;
+        Ok(())
+    }
+
+    /// With `thread_per_question`, a thread starts from a slash command's answer in a server
+    /// channel (not in a thread), so the discussion of it has a place of its own.
+    async fn thread_on_answer(
+        &self,
+        ctx: &Context,
+        interaction: &Interaction,
+        token: &str,
+        question: &str,
+    ) {
+        let Interaction::Command(command) = interaction else {
+            return;
+        };
+        let in_thread = command
+            .channel
+            .as_ref()
+            .is_some_and(|channel| channel.thread_metadata.is_some());
+        if !self.state.settings.thread_per_question || command.guild_id.is_none() || in_thread {
+            return;
+        }
+        let started = match ctx.http.get_original_interaction_response(token).await {
+            Ok(message) => {
+                events::start_thread(ctx, message.channel_id, message.id.get(), question)
+                    .await
+                    .map(drop)
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = started {
+            warn!(%error, "cannot start a thread on the answer");
+        }
     }
 }
 
-fn on_error(error: FrameworkError<'_, Data, BotError>) -> poise::BoxFuture<'_, ()> {
-    Box::pin(async move {
-        match error {
-            FrameworkError::Command { error, ctx, .. } => {
-                error!(command = %ctx.command().name, %error, "command failed");
-                let sorry = poise::CreateReply::default()
-                    .content(
-                        "Sorry, something went wrong answering that. Please try again in a moment.",
-                    )
-                    .ephemeral(true)
-                    .allowed_mentions(reply::no_mentions());
-                if let Err(error) = ctx.send(sorry).await {
-                    warn!(%error, "cannot tell the user about the failure");
-                }
-            }
-            FrameworkError::EventHandler { error, event, .. } => {
-                error!(event = %event.snake_case_name(), %error, "event handling failed");
-            }
-            FrameworkError::Setup { error, .. } => {
-                error!(%error, "bot setup failed");
-            }
-            other => {
-                if let Err(error) = poise::builtins::on_error(other).await {
-                    error!(%error, "error while handling an error");
-                }
-            }
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        if self
+            .registered
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
         }
-    })
+        if let Err(error) = register_commands(&ctx.http, self.guild_id).await {
+            error!(%error, "slash command registration failed, stopping");
+            *self
+                .startup_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(BotError::Registration(error.to_string()));
+            if let Some(shards) = self.shards.get() {
+                shards.shutdown_all().await;
+            }
+            return;
+        }
+        info!(
+            user = %ready.user.name,
+            guilds = ready.guilds.len(),
+            commands = commands::names().len(),
+            scope = if self.guild_id.is_some() { "guild" } else { "global" },
+            "ready, slash commands registered"
+        );
+    }
+
+    async fn message(&self, ctx: Context, new_message: Message) {
+        let _busy = self.state.in_flight.enter();
+        // The cache holds the bot's own user from READY on (serenity updates it before any
+        // handler runs).
+        let bot_id = ctx.cache.current_user().id.get();
+        if let Err(error) = events::on_message(&ctx, &new_message, &self.state, bot_id).await {
+            error!(event = "message", %error, "event handling failed");
+        }
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let _busy = self.state.in_flight.enter();
+        self.interaction(&ctx, &interaction).await;
+    }
+
+    async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
+        info!("gateway session resumed");
+    }
 }

@@ -2,9 +2,10 @@
 //! nothing the bot sends can ping anyone, whatever text it quotes.
 
 use serenity::all::{
-    ButtonStyle as SerenityButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton,
-    CreateEmbed, CreateEmbedAuthor, CreateEmbedFooter, CreateInteractionResponseMessage,
-    CreateMessage, EditInteractionResponse, ReactionType,
+    AutocompleteChoice, ButtonStyle as SerenityButtonStyle, CreateActionRow, CreateAllowedMentions,
+    CreateAutocompleteResponse, CreateButton, CreateEmbed, CreateEmbedAuthor, CreateEmbedFooter,
+    CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    EditInteractionResponse, ReactionType,
 };
 
 use super::render::{ButtonStyle, Reply};
@@ -113,6 +114,30 @@ pub fn edit_response(reply: &Reply) -> EditInteractionResponse {
     built
 }
 
+/// A follow-up message to an interaction already answered (the gateway's error notice after
+/// a deferred answer failed).
+pub fn followup(reply: &Reply) -> CreateInteractionResponseFollowup {
+    let mut built = CreateInteractionResponseFollowup::new()
+        .embeds(embeds(reply))
+        .components(components(reply))
+        .allowed_mentions(no_mentions())
+        .ephemeral(reply.ephemeral);
+    if let Some(content) = &reply.content {
+        built = built.content(content);
+    }
+    built
+}
+
+/// Autocomplete choices (name shown, integer value) as the response's data (type 8).
+pub fn choices(choices: Vec<(String, u32)>) -> CreateAutocompleteResponse {
+    CreateAutocompleteResponse::new().set_choices(
+        choices
+            .into_iter()
+            .map(|(name, value)| AutocompleteChoice::new(name, value))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +150,7 @@ mod tests {
             serde_json::to_value(message(&reply)).unwrap(),
             serde_json::to_value(interaction_message(&reply)).unwrap(),
             serde_json::to_value(edit_response(&reply)).unwrap(),
+            serde_json::to_value(followup(&reply)).unwrap(),
         ] {
             assert_eq!(
                 json["allowed_mentions"],

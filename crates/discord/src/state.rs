@@ -1,4 +1,4 @@
-//! The bot's shared state (poise's user data): the engine, what it answers from, and the small
+//! The bot's shared state: the engine, what it answers from, and the small
 //! in-memory logs the bot needs between a question and a button press.
 
 use std::collections::{HashMap, VecDeque};
@@ -16,7 +16,7 @@ use citebot_core::answer::Answer;
 use citebot_core::engine::Engine;
 use citebot_presentation::notices::EmergencyDetector;
 
-/// poise's user data: one shared state for every event and command.
+/// One shared state for every event, command and button, on either surface.
 pub type Data = Arc<BotState>;
 
 /// Everything handlers share.

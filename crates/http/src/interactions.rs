@@ -1,7 +1,8 @@
 //! `POST /interactions`: Discord's HTTP interactions endpoint. The signature is checked before
-//! the body is parsed ([`super::signature`]); then PING gets PONG, and `/ask`, `/source`,
-//! `/about`, `/source`'s autocomplete and the answer's buttons get the very replies the
-//! gateway bot sends, from [`citebot_discord::answering`] and [`citebot_discord::render`].
+//! the body is parsed ([`super::signature`]); then PING gets PONG, and every other
+//! interaction (`/ask`, `/source`, `/about`, `/source`'s autocomplete, the answer's buttons)
+//! goes to the dispatcher the gateway bot uses, [`citebot_discord::dispatch`], so it gets the
+//! very reply the gateway bot sends; this module only puts it in the HTTP response.
 //!
 //! Discord waits 3 seconds for the response. An answer normally takes milliseconds and goes
 //! out in the response itself (type 4); one not ready after `discord.defer_after_ms` is
@@ -14,17 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use serenity::all::{
-    AutocompleteChoice, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
-    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage,
-    Interaction,
-};
-use tracing::{info, warn};
+use serenity::all::{CreateInteractionResponse, CreateInteractionResponseMessage, Interaction};
+use tracing::warn;
 
-use citebot_discord::answering::{self, Asker};
-use citebot_discord::render::{self, ButtonAction, Reply};
+use citebot_discord::dispatch::{self, Pending, QuestionOutcome, Response};
+use citebot_discord::render::Reply;
 use citebot_discord::reply;
-use citebot_discord::state::AskRecord;
 use citebot_discord::BotError;
 
 use super::metrics::{Surface, Verdict};
@@ -53,25 +49,41 @@ pub async fn handle(server: Arc<Server>, body: &[u8]) -> JsonResponse {
             )
         }
     };
-    let result = match interaction {
-        Interaction::Ping(_) => Ok(JsonResponse::ok(&json!({"type": 1}))),
-        Interaction::Command(command) => command_response(&server, command).await,
-        Interaction::Autocomplete(command) => Ok(autocomplete_response(&server, &command)),
-        Interaction::Component(component) => component_response(&server, component).await,
-        Interaction::Modal(_) => Ok(JsonResponse::error(
-            400,
-            "citebot opens no modal, so it answers none",
+    if let Interaction::Ping(_) = interaction {
+        return JsonResponse::ok(&json!({"type": 1}));
+    }
+    let counted = Arc::clone(&server);
+    let surface = dispatch::Surface {
+        name: "http",
+        on_question: Some(Arc::new(move |outcome| match outcome {
+            QuestionOutcome::Refused => {
+                counted
+                    .metrics
+                    .question(Surface::Interaction, Verdict::Refused, None)
+            }
+            QuestionOutcome::Done { answered, took } => counted.metrics.question(
+                Surface::Interaction,
+                if answered {
+                    Verdict::Answered
+                } else {
+                    Verdict::NoAnswer
+                },
+                Some(took.as_secs_f64()),
+            ),
+        })),
+    };
+    let result = match dispatch::dispatch(&server.bot, &interaction, &surface).await {
+        Ok(Response::Message(reply)) => Ok(message_response(&reply)),
+        Ok(Response::Choices(choices)) => Ok(JsonResponse::ok(
+            &CreateInteractionResponse::Autocomplete(reply::choices(choices)),
         )),
-        _ => Ok(JsonResponse::error(
-            400,
-            "an interaction type citebot does not answer",
-        )),
+        Ok(Response::Pending(pending)) => respond_or_defer(&server, pending).await,
+        Ok(Response::NotOurs(why)) => Ok(JsonResponse::error(400, why)),
+        Err(error) => Err(error),
     };
     result.unwrap_or_else(|error| {
         warn!(%error, "interaction failed");
-        message_response(&render::notice(
-            "Sorry, something went wrong answering that. Please try again in a moment.",
-        ))
+        message_response(&dispatch::sorry())
     })
 }
 
@@ -79,154 +91,6 @@ pub async fn handle(server: Arc<Server>, body: &[u8]) -> JsonResponse {
 fn message_response(reply: &Reply) -> JsonResponse {
     JsonResponse::ok(&CreateInteractionResponse::Message(
         reply::interaction_message(reply),
-    ))
-}
-
-async fn command_response(
-    server: &Arc<Server>,
-    command: CommandInteraction,
-) -> Result<JsonResponse, BotError> {
-    let state = &server.bot;
-    match command.data.name.as_str() {
-        "ask" => ask(server, command).await,
-        "source" => {
-            let number = option(&command, "number")
-                .and_then(|value| match value {
-                    CommandDataOptionValue::Integer(n) => u32::try_from(*n).ok(),
-                    _ => None,
-                })
-                .unwrap_or(0);
-            Ok(message_response(&answering::source_reply(
-                &state.library(),
-                number,
-            )))
-        }
-        "about" => Ok(message_response(&render::render_about(&state.library()))),
-        other => Ok(message_response(&render::notice(&format!(
-            "citebot has no /{} command: its commands are /ask, /source and /about.",
-            render::truncate_at_word(other, 32)
-        )))),
-    }
-}
-
-fn option<'a>(command: &'a CommandInteraction, name: &str) -> Option<&'a CommandDataOptionValue> {
-    command
-        .data
-        .options
-        .iter()
-        .find(|option| option.name == name)
-        .map(|option| &option.value)
-}
-
-async fn ask(server: &Arc<Server>, command: CommandInteraction) -> Result<JsonResponse, BotError> {
-    let started = Instant::now();
-    let state = Arc::clone(&server.bot);
-    let question = match option(&command, "question") {
-        Some(CommandDataOptionValue::String(text)) => text.clone(),
-        _ => String::new(),
-    };
-    let top = match option(&command, "top") {
-        Some(CommandDataOptionValue::Integer(n)) => u8::try_from((*n).clamp(1, 5)).ok(),
-        _ => None,
-    };
-    let asker = Asker {
-        user_id: command.user.id.get(),
-        in_guild: command.guild_id.is_some(),
-        channel_id: command.channel_id.get(),
-        parent_id: command
-            .channel
-            .as_ref()
-            .and_then(|channel| channel.parent_id)
-            .map(|id| id.get()),
-    };
-    if let Some(refusal) = answering::refusal(&state, asker).await? {
-        server
-            .metrics
-            .question(Surface::Interaction, Verdict::Refused, None);
-        return Ok(message_response(&refusal));
-    }
-    let emergency = state.emergency.is_emergency(&question);
-    let ask_id = command.id.get();
-    let page_size = state.page_size(top);
-    let work_state = Arc::clone(&state);
-    let counted = Arc::clone(server);
-    let work = tokio::spawn(async move {
-        let result = work_state
-            .answer_page(ask_id, &question, 0, page_size, emergency)
-            .await;
-        if let Ok((answer, _)) = &result {
-            work_state
-                .asks
-                .insert(ask_id, AskRecord::from_answer(answer, page_size, emergency));
-            let verdict = if answer.answered() {
-                Verdict::Answered
-            } else {
-                Verdict::NoAnswer
-            };
-            counted.metrics.question(
-                Surface::Interaction,
-                verdict,
-                Some(started.elapsed().as_secs_f64()),
-            );
-            info!(
-                ask = ask_id,
-                surface = "http",
-                answered = answer.answered(),
-                emergency,
-                took_ms = started.elapsed().as_secs_f64() * 1000.0,
-                "answered"
-            );
-        }
-        result.map(|(_, reply)| reply)
-    });
-    respond_or_defer(
-        server,
-        command.application_id.get(),
-        &command.token,
-        false,
-        work,
-    )
-    .await
-}
-
-async fn component_response(
-    server: &Arc<Server>,
-    component: ComponentInteraction,
-) -> Result<JsonResponse, BotError> {
-    let Some(action) = ButtonAction::parse(&component.data.custom_id) else {
-        return Ok(JsonResponse::error(400, "not one of citebot's buttons"));
-    };
-    let shown = answering::question_shown(&component.message);
-    let state = Arc::clone(&server.bot);
-    let user_id = component.user.id.get();
-    let work =
-        tokio::spawn(async move { answering::button_reply(&state, action, user_id, shown).await });
-    respond_or_defer(
-        server,
-        component.application_id.get(),
-        &component.token,
-        true,
-        work,
-    )
-    .await
-}
-
-fn autocomplete_response(server: &Server, command: &CommandInteraction) -> JsonResponse {
-    let typed = command
-        .data
-        .autocomplete()
-        .map(|option| option.value.to_string())
-        .unwrap_or_default();
-    let choices = if command.data.name == "source" {
-        answering::source_choices(&server.bot.library(), &typed)
-            .into_iter()
-            .map(|(name, number)| AutocompleteChoice::new(name, number))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    JsonResponse::ok(&CreateInteractionResponse::Autocomplete(
-        CreateAutocompleteResponse::new().set_choices(choices),
     ))
 }
 
@@ -244,19 +108,20 @@ const ACKNOWLEDGE_WITHIN: Duration = Duration::from_millis(2500);
 /// that dies would lose it. Only past that deadline is it deferred without a permit.
 async fn respond_or_defer(
     server: &Arc<Server>,
-    application_id: u64,
-    token: &str,
-    ephemeral: bool,
-    mut work: tokio::task::JoinHandle<Result<Reply, BotError>>,
+    mut pending: Pending,
 ) -> Result<JsonResponse, BotError> {
     let arrived = Instant::now();
     let defer_after = Duration::from_millis(server.bot.settings.defer_after_ms);
-    if !defer_after.is_zero() {
-        if let Ok(joined) = tokio::time::timeout(defer_after, &mut work).await {
-            let reply = joined.map_err(BotError::Task)??;
-            return Ok(message_response(&reply));
-        }
+    if let Some(reply) = pending.ready_within(defer_after).await {
+        return Ok(message_response(&reply?));
     }
+    let Pending {
+        mut work,
+        ephemeral,
+        application_id,
+        token,
+        ..
+    } = pending;
     let permit = match Arc::clone(&server.deferred).try_acquire_owned() {
         Ok(permit) => Some(permit),
         Err(_) => {
@@ -292,9 +157,7 @@ async fn respond_or_defer(
             Ok(Ok(reply)) => reply,
             Ok(Err(error)) => {
                 warn!(%error, "deferred interaction failed");
-                render::notice(
-                    "Sorry, something went wrong answering that. Please try again in a moment.",
-                )
+                dispatch::sorry()
             }
             Err(error) => {
                 warn!(%error, "deferred interaction task failed");

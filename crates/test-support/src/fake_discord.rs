@@ -79,6 +79,8 @@ struct FakeState {
     dispatched: Mutex<Vec<(u64, String)>>,
     /// Frames the fake produced that serenity cannot read.
     invalid_frames: Mutex<Vec<String>>,
+    /// Requests the bot sent that Discord's API description rejects (see `discord_spec`).
+    off_spec: Mutex<Vec<String>>,
     next_id: AtomicU64,
     connections: AtomicUsize,
 }
@@ -90,8 +92,13 @@ pub struct FakeDiscord {
 }
 
 impl Drop for FakeDiscord {
+    /// Stops the fake, and fails the test that used it when the bot sent anything Discord's
+    /// API description rejects (unless the test is already failing).
     fn drop(&mut self) {
         self.server.abort();
+        if !std::thread::panicking() {
+            self.assert_requests_valid();
+        }
     }
 }
 
@@ -102,8 +109,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl FakeDiscord {
-    /// Starts the fake on a free port of 127.0.0.1.
+    /// Starts the fake on a free port of 127.0.0.1. Every request body it receives is checked
+    /// against Discord's API description, so the spec is loaded first: a missing one fails
+    /// here, saying what is missing (unless `CITEBOT_SKIP_SHARED=1`).
     pub async fn start() -> FakeDiscord {
+        crate::discord_spec::spec();
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("bind the fake discord");
@@ -119,6 +129,7 @@ impl FakeDiscord {
             received_changed: watch::channel(0).0,
             dispatched: Mutex::new(Vec::new()),
             invalid_frames: Mutex::new(Vec::new()),
+            off_spec: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(900_000),
             connections: AtomicUsize::new(0),
         });
@@ -296,6 +307,17 @@ impl FakeDiscord {
         }
     }
 
+    /// Panics when any request the bot sent so far is not valid by Discord's API description
+    /// (also checked when the fake is dropped).
+    pub fn assert_requests_valid(&self) {
+        let off_spec = lock(&self.state.off_spec).clone();
+        assert!(
+            off_spec.is_empty(),
+            "requests Discord's API description rejects:\n{}",
+            off_spec.join("\n\n")
+        );
+    }
+
     /// Panics when any frame the fake sent was unreadable for serenity.
     pub fn assert_frames_valid(&self) {
         let invalid = lock(&self.state.invalid_frames).clone();
@@ -457,6 +479,9 @@ async fn rest(
         .path_and_query()
         .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string());
     let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Err(problem) = crate::discord_spec::check_request(method.as_str(), &path, &body_json) {
+        lock(&state.off_spec).push(problem);
+    }
     let authorization = headers
         .get("authorization")
         .and_then(|value| value.to_str().ok())

@@ -7,6 +7,7 @@
 //! gateway), [`fake_wikipedia`] (MediaWiki's REST API) and [`postgres`] (a real PostgreSQL on
 //! loopback).
 
+pub mod discord_spec;
 pub mod fake_discord;
 pub mod fake_wikipedia;
 pub mod postgres;
