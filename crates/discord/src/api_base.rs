@@ -1,9 +1,9 @@
 //! The Discord API origin (`discord.api_base`, or `CITEBOT_DISCORD_API_BASE`), parsed and
-//! checked. Compiled in every build, like [`super::settings`], because config.toml's
-//! `[discord]` section is validated with or without the `discord` feature; the bot's REST
-//! setup (`http.rs`) uses it to decide where its calls go.
+//! checked. `[discord]`'s settings validate it, and the bot's REST setup (`http.rs`) uses it to
+//! decide where its calls go; it depends on neither.
 
-use super::settings::DEFAULT_API_BASE;
+/// The default Discord API origin; REST calls go to `{api_base}/api/v10/...`.
+pub const DEFAULT_API_BASE: &str = "https://discord.com";
 
 /// Why an API base from the config or the environment is unusable.
 #[derive(Debug, thiserror::Error)]

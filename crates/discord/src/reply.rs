@@ -77,55 +77,41 @@ fn components(reply: &Reply) -> Vec<CreateActionRow> {
         .collect()
 }
 
+/// Serenity's message builders share these setters but no trait: one place fills them all
+/// from a [`Reply`] (embeds, buttons, no pings, the content when there is one).
+macro_rules! filled {
+    ($builder:expr, $reply:expr) => {{
+        let reply: &Reply = $reply;
+        let built = $builder
+            .embeds(embeds(reply))
+            .components(components(reply))
+            .allowed_mentions(no_mentions());
+        match &reply.content {
+            Some(content) => built.content(content),
+            None => built,
+        }
+    }};
+}
+
 /// A channel message (mentions and DMs). `ephemeral` does not apply to channel messages.
 pub fn message(reply: &Reply) -> CreateMessage {
-    let mut built = CreateMessage::new()
-        .embeds(embeds(reply))
-        .components(components(reply))
-        .allowed_mentions(no_mentions());
-    if let Some(content) = &reply.content {
-        built = built.content(content);
-    }
-    built
+    filled!(CreateMessage::new(), reply)
 }
 
 /// The message of an interaction response (type 4).
 pub fn interaction_message(reply: &Reply) -> CreateInteractionResponseMessage {
-    let mut built = CreateInteractionResponseMessage::new()
-        .embeds(embeds(reply))
-        .components(components(reply))
-        .allowed_mentions(no_mentions())
-        .ephemeral(reply.ephemeral);
-    if let Some(content) = &reply.content {
-        built = built.content(content);
-    }
-    built
+    filled!(CreateInteractionResponseMessage::new(), reply).ephemeral(reply.ephemeral)
 }
 
 /// The edit that replaces a deferred response's "thinking…" placeholder.
 pub fn edit_response(reply: &Reply) -> EditInteractionResponse {
-    let mut built = EditInteractionResponse::new()
-        .embeds(embeds(reply))
-        .components(components(reply))
-        .allowed_mentions(no_mentions());
-    if let Some(content) = &reply.content {
-        built = built.content(content);
-    }
-    built
+    filled!(EditInteractionResponse::new(), reply)
 }
 
 /// A follow-up message to an interaction already answered (the gateway's error notice after
 /// a deferred answer failed).
 pub fn followup(reply: &Reply) -> CreateInteractionResponseFollowup {
-    let mut built = CreateInteractionResponseFollowup::new()
-        .embeds(embeds(reply))
-        .components(components(reply))
-        .allowed_mentions(no_mentions())
-        .ephemeral(reply.ephemeral);
-    if let Some(content) = &reply.content {
-        built = built.content(content);
-    }
-    built
+    filled!(CreateInteractionResponseFollowup::new(), reply).ephemeral(reply.ephemeral)
 }
 
 /// Autocomplete choices (name shown, integer value) as the response's data (type 8).

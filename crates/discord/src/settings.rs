@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// The default Discord API origin; REST calls go to `{api_base}/api/v10/...`.
-pub const DEFAULT_API_BASE: &str = "https://discord.com";
+pub use super::api_base::DEFAULT_API_BASE;
 
 /// Environment variable that overrides [`DiscordSettings::api_base`] (used to point the bot at
 /// a fake Discord in tests, or at an HTTP proxy).

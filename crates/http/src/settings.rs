@@ -1,5 +1,4 @@
-//! The `[http]` section of `config.toml`: `citebot serve`. Always compiled, with or without
-//! the `serve` cargo feature, so every build reads and validates the same config file.
+//! The `[http]` section of `config.toml`: `citebot serve`.
 //!
 //! The defaults suit a server that faces the internet behind nothing: bodies are small (an
 //! interaction is a few KiB), slow clients are cut off, and the JSON API and the page are

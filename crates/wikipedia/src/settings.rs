@@ -1,6 +1,5 @@
 //! The `[wikipedia]` section of `config.toml`: where `citebot add` and `citebot refresh` fetch
-//! articles, and how politely. Always compiled, with or without the `wikipedia` cargo
-//! feature, so every build reads and validates the same config file.
+//! articles, and how politely.
 
 use std::time::Duration;
 
