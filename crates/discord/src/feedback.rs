@@ -777,18 +777,23 @@ mod tests {
         assert!(line.starts_with(r#"{"qid":"fb0001","query":"Is it contagious?","evidence":[],"refs":[],"section":"","kind":"unanswerable","note":"#), "{line}");
     }
 
-    #[test]
-    fn command_prints_summary_and_exports() {
+    /// A feedback file in a temporary folder holding `votes`.
+    fn store_with(votes: &[Vote]) -> (tempfile::TempDir, FeedbackLocation) {
         let dir = tempfile::tempdir().unwrap();
         let db = FeedbackLocation::from(dir.path().join("f.sqlite3"));
         let store = FeedbackStore::open(&db).unwrap();
-        store
-            .record(&vote("1", 1, "Is it contagious?", true, false))
-            .unwrap();
-        store
-            .record(&vote("2", 2, "what causes it", true, true))
-            .unwrap();
-        drop(store);
+        for vote in votes {
+            store.record(vote).unwrap();
+        }
+        (dir, db)
+    }
+
+    #[test]
+    fn command_prints_summary_and_exports() {
+        let (dir, db) = store_with(&[
+            vote("1", 1, "Is it contagious?", true, false),
+            vote("2", 2, "what causes it", true, true),
+        ]);
         let export = dir.path().join("down.jsonl");
         let mut out = Vec::new();
         feedback_command(&db, Some(&export), false, &mut out).unwrap();
@@ -807,16 +812,10 @@ mod tests {
 
     #[test]
     fn json_summary_holds_the_counts_of_the_text_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = FeedbackLocation::from(dir.path().join("f.sqlite3"));
-        let store = FeedbackStore::open(&db).unwrap();
-        store
-            .record(&vote("1", 1, "Is it contagious?", true, false))
-            .unwrap();
-        store
-            .record(&vote("2", 2, "what causes it", false, true))
-            .unwrap();
-        drop(store);
+        let (dir, db) = store_with(&[
+            vote("1", 1, "Is it contagious?", true, false),
+            vote("2", 2, "what causes it", false, true),
+        ]);
         let mut out = Vec::new();
         feedback_command(&db, None, true, &mut out).unwrap();
         let printed = String::from_utf8(out).unwrap();
