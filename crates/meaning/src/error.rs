@@ -12,6 +12,9 @@ pub enum Error {
     #[error("meaning model file {path} is unusable ({message}): delete the model folder and run scripts/install-model.sh again")]
     ModelInvalid { path: PathBuf, message: String },
 
+    #[error("reader file {path} (`[meaning] reader_file` in config.toml) is unusable: {message}; point `reader_file` at a file scripts/train_reader.py wrote, or remove the line to use the reader built into citebot")]
+    ReaderInvalid { path: PathBuf, message: String },
+
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,

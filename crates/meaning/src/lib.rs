@@ -49,7 +49,7 @@ use products::{multiply, Threads, View};
 use tokenizer::WordPiece;
 
 pub use error::{Error, Result};
-pub use reader::{Pair, PairShape, Reader, ReaderDecision};
+pub use reader::{Pair, PairShape, Reader, ReaderDecision, ReaderFile};
 
 mod error;
 
@@ -388,8 +388,25 @@ impl MeaningModel {
         self.encode_with(ids, None, None, threads)
     }
 
+    /// The base weight (outputs × inputs) of linear map `index` (in the reader's order:
+    /// query, key, value, attention output, intermediate, output) of encoder layer `number`,
+    /// and its number of inputs; `None` past the last layer.
+    fn base_weight(&self, number: usize, index: usize) -> Option<(&[f32], usize)> {
+        let layer = self.weights.layout.layers.get(number)?;
+        let linear = match index {
+            reader::map::QUERY => &layer.query,
+            reader::map::KEY => &layer.key,
+            reader::map::VALUE => &layer.value,
+            reader::map::ATTENTION_OUTPUT => &layer.attention_output,
+            reader::map::INTERMEDIATE => &layer.intermediate,
+            reader::map::OUTPUT => &layer.output,
+            _ => return None,
+        };
+        Some((&self.weights.floats()[linear.weight.range()], linear.inputs))
+    }
+
     /// [`MeaningModel::encode_tokens`] with token types (`None`: all 0, one sentence) and
-    /// the reader's adapter (`None`: the base model, as the embeddings use it).
+    /// the reader's fine-tuned maps (`None`: the base model, as the embeddings use it).
     fn encode_with(
         &self,
         ids: &[u32],
@@ -431,9 +448,8 @@ impl MeaningModel {
         let mut scores = vec![0.0f32; tokens * tokens];
         let mut context = vec![0.0f32; tokens * width];
         for (number, layer) in layout.layers.iter().enumerate() {
-            let adapter = reader
-                .and_then(|reader| reader.layer(number).map(|adapter| (adapter, reader.scale)));
-            let update = |index: usize| adapter.map(|(adapter, scale)| (adapter, index, scale));
+            let tuned = reader.and_then(|reader| reader.layer(number));
+            let update = |index: usize| tuned.map(|layer| (layer, index));
             let query = reader::apply_with(
                 &layer.query,
                 floats,
@@ -1056,21 +1072,25 @@ pub fn shared_reader(
     if !settings.reader {
         return Ok(None);
     }
-    let reader = match &settings.reader_file {
-        None => Reader::builtin(),
+    let (file, path) = match &settings.reader_file {
+        None => (ReaderFile::builtin(), None),
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| model_file_error(path, source))?;
-            Reader::parse(&bytes).map_err(|message| Error::ModelInvalid {
+            let bytes = std::fs::read(path).map_err(|source| Error::Read {
                 path: path.clone(),
-                message: format!("not a citebot reader: {message}"),
-            })?
+                source,
+            })?;
+            let file = ReaderFile::parse(&bytes).map_err(|message| Error::ReaderInvalid {
+                path: path.clone(),
+                message,
+            })?;
+            (file, Some(path))
         }
     };
-    if reader.base != model.fingerprint() {
+    if file.base != model.fingerprint() {
         static WARNED: std::sync::Once = std::sync::Once::new();
         WARNED.call_once(|| {
             tracing::warn!(
-                trained_on = %reader.base,
+                trained_on = %file.base,
                 installed = %model.fingerprint(),
                 "the reader was trained on another model than the one installed: deciding \
                  without it, which refuses fewer questions the article does not answer; \
@@ -1079,7 +1099,17 @@ pub fn shared_reader(
         });
         return Ok(None);
     }
-    Ok(Some(Arc::new(reader)))
+    match file.on(model) {
+        Ok(reader) => Ok(Some(Arc::new(reader))),
+        Err(message) => match path {
+            Some(path) => Err(Error::ReaderInvalid {
+                path: path.clone(),
+                message,
+            }),
+            // The same fingerprint and still no fit is a build that shipped a broken file.
+            None => panic!("data/reader.safetensors does not fit the model it names: {message}"),
+        },
+    }
 }
 
 /// The fingerprint of the model `settings` ask for, which an index built now would record;

@@ -4,12 +4,14 @@
 //!
 //! It is the same MiniLM encoder as the embeddings, run over the pair
 //! `[CLS] question [SEP] passage window [SEP]` (token types 0 then 1, as BERT encodes pairs),
-//! with a low-rank adapter (LoRA) added to every layer's six linear maps, the second token
-//! type's embedding replaced, and a linear head on the mean of the last layer's token vectors.
-//! Only the adapter, that row and the head are trained (`scripts/train_reader.py`, from the
-//! tuning part of `eval/split.toml` only); they ship in `data/reader.safetensors` (about
-//! 1.4 MB) with the answer decision they were calibrated with (its metadata). The base weights
-//! stay the installed model's, memory-mapped and shared with the embeddings.
+//! with the six linear maps of its upper layers fine-tuned, the second token type's embedding
+//! replaced, and a linear head on the mean of the last layer's token vectors. They are trained
+//! by `scripts/train_reader.py` from the tuning part of `eval/split.toml` only, and ship in
+//! `data/reader.safetensors` as float16 differences from the installed model's weights (about
+//! 14 MB; a low-rank adapter, the first try, learned too little: docs/quality.md), with the
+//! answer decision they were calibrated with (its metadata). Joined to the installed model at
+//! start ([`ReaderFile::on`]), the tuned maps cost what the base model's do; the embeddings,
+//! the layer norms and the layers below stay the model's, memory-mapped and shared.
 //!
 //! What the reader reads is cut to fit [`PairShape`]: the question's first word pieces, then
 //! a window of whole sentences around the sentence citebot found best (the sentences after
@@ -47,7 +49,9 @@ pub struct Pair {
 /// reader score of the passages read is at least `veto_below`; so the reader can only add
 /// refusals, and the ranker's refusals (off-topic questions, above all) stay as they are. A
 /// learned combination of both (logistic regression) was tried first and gave up most of the
-/// off-topic abstention for the near misses (docs/quality.md).
+/// off-topic abstention for the near misses; letting a high reader score overrule the ranker's
+/// refusal was measured with the fine-tuned reader and never fired on a held-out question
+/// (docs/quality.md).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReaderDecision {
@@ -65,35 +69,7 @@ impl ReaderDecision {
     }
 }
 
-/// One linear map's low-rank update: output += scale · (input · Aᵀ) · Bᵀ.
-struct LowRank {
-    /// rank × inputs
-    a: Vec<f32>,
-    /// outputs × rank
-    b: Vec<f32>,
-    rank: usize,
-    inputs: usize,
-    outputs: usize,
-}
-
-impl LowRank {
-    fn add_to(&self, output: &mut [f32], input: &[f32], rows: usize, scale: f32, threads: Threads) {
-        let zeros_rank = vec![0.0; self.rank];
-        let zeros_out = vec![0.0; self.outputs];
-        let down = products::linear(&self.a, &zeros_rank, input, rows, self.inputs, threads);
-        let up = products::linear(&self.b, &zeros_out, &down, rows, self.rank, threads);
-        for (value, delta) in output.iter_mut().zip(&up) {
-            *value += scale * delta;
-        }
-    }
-}
-
-/// One encoder layer's updates, in the order of [`LAYER_MAPS`].
-pub(super) struct LayerAdapter {
-    maps: Vec<LowRank>,
-}
-
-/// The linear maps of a layer the adapter updates, by their names in the adapter file.
+/// The linear maps of a layer the reader fine-tunes, by their names in the reader file.
 const LAYER_MAPS: [&str; 6] = [
     "query",
     "key",
@@ -103,22 +79,7 @@ const LAYER_MAPS: [&str; 6] = [
     "output",
 ];
 
-impl LayerAdapter {
-    /// The update of map `index` of [`LAYER_MAPS`] added to `output`.
-    pub(super) fn add(
-        &self,
-        index: usize,
-        output: &mut [f32],
-        input: &[f32],
-        rows: usize,
-        scale: f32,
-        threads: Threads,
-    ) {
-        self.maps[index].add_to(output, input, rows, scale, threads);
-    }
-}
-
-/// Indexes into [`LayerAdapter`]'s maps, named for the forward pass.
+/// Indexes into [`TunedLayer`]'s maps, named for the forward pass.
 pub(super) mod map {
     pub const QUERY: usize = 0;
     pub const KEY: usize = 1;
@@ -128,12 +89,47 @@ pub(super) mod map {
     pub const OUTPUT: usize = 5;
 }
 
-/// The trained reader: adapter, token type row, head and the decision it was calibrated with.
+/// One fine-tuned linear map as the forward pass uses it: the base model's weight plus the
+/// trained difference (outputs × inputs), and the trained bias.
+struct Tuned {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    inputs: usize,
+}
+
+/// One fine-tuned encoder layer's linear maps, in the order of [`LAYER_MAPS`].
+pub(super) struct TunedLayer {
+    maps: Vec<Tuned>,
+}
+
+/// One fine-tuned map as the file holds it: the difference from the base weight.
+struct Delta {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// A reader file, parsed and checked, before it is joined to the installed base model
+/// ([`ReaderFile::on`]).
+pub struct ReaderFile {
+    /// Per tuned layer, from `first_layer` on, its maps in the order of [`LAYER_MAPS`].
+    layers: Vec<Vec<Delta>>,
+    first_layer: usize,
+    passage_type: Vec<f32>,
+    head: Vec<f32>,
+    offset: f32,
+    pub shape: PairShape,
+    pub reads: usize,
+    pub decision: ReaderDecision,
+    /// The base model's fingerprint ([`MeaningModel::fingerprint`]) it was trained on.
+    pub base: String,
+}
+
+/// The trained reader, joined to the base model: its fine-tuned layers, token type row, head
+/// and the decision it was calibrated with.
 pub struct Reader {
-    /// The adapted layers, from `first_layer` on; the layers below run as the base model.
-    pub(super) layers: Vec<LayerAdapter>,
-    pub(super) first_layer: usize,
-    pub(super) scale: f32,
+    /// The fine-tuned layers, from `first_layer` on; the layers below run as the base model.
+    layers: Vec<TunedLayer>,
+    first_layer: usize,
     /// The embedding of token type 1 (the passage), replacing the base model's.
     pub(super) passage_type: Vec<f32>,
     head: Vec<f32>,
@@ -151,16 +147,16 @@ pub struct Reader {
 /// The reader shipped in `data/reader.safetensors`.
 const BUILTIN: &[u8] = include_bytes!("../../../data/reader.safetensors");
 
-impl Reader {
+impl ReaderFile {
     /// The reader compiled into citebot.
-    pub fn builtin() -> Reader {
-        Reader::parse(BUILTIN).unwrap_or_else(|message| {
+    pub fn builtin() -> ReaderFile {
+        ReaderFile::parse(BUILTIN).unwrap_or_else(|message| {
             panic!("data/reader.safetensors compiled into citebot is invalid: {message}")
         })
     }
 
-    /// Reads an adapter file; the error says what is wrong with it.
-    pub fn parse(bytes: &[u8]) -> Result<Reader, String> {
+    /// Reads a reader file; the error says what is wrong with it.
+    pub fn parse(bytes: &[u8]) -> Result<ReaderFile, String> {
         let (_, metadata) = SafeTensors::read_metadata(bytes)
             .map_err(|error| format!("not a safetensors file: {error}"))?;
         let tensors = SafeTensors::deserialize(bytes)
@@ -175,29 +171,50 @@ impl Reader {
                 .parse::<f64>()
                 .map_err(|error| format!("metadata `{name}` is not a number: {error}"))
         };
+        // float32 tensors, and float16 ones widened (the weight differences).
         let floats = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
             let view = tensors
                 .tensor(name)
                 .map_err(|_| format!("it has no tensor `{name}`"))?;
-            if view.dtype() != Dtype::F32 || view.shape() != shape {
-                return Err(format!(
-                    "tensor `{name}` is {:?} {:?}, expected F32 {shape:?}",
+            let wrong = || {
+                format!(
+                    "tensor `{name}` is {:?} {:?}, expected F32 or F16 {shape:?}",
                     view.dtype(),
                     view.shape()
-                ));
+                )
+            };
+            if view.shape() != shape {
+                return Err(wrong());
             }
-            Ok(view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
+            match view.dtype() {
+                Dtype::F32 => Ok(view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect()),
+                Dtype::F16 => Ok(view
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect()),
+                _ => Err(wrong()),
+            }
         };
-        let rank = number("rank")? as usize;
+        if info.contains_key("rank") {
+            return Err(
+                "it is a low-rank adapter (the first reader's format), which this \
+                        citebot no longer reads: train it again with scripts/train_reader.py"
+                    .to_string(),
+            );
+        }
         let first_layer = number("first_layer")? as usize;
         let layer_count = number("layers")? as usize;
         let intermediate = number("intermediate")? as usize;
-        if rank == 0 || rank > 64 || layer_count == 0 || layer_count > 64 {
-            return Err(format!("rank {rank} or layers {layer_count} out of range"));
+        if layer_count == 0 || first_layer + layer_count > 64 || intermediate > 1 << 16 {
+            return Err(format!(
+                "layers {first_layer}..{} or intermediate size {intermediate} out of range",
+                first_layer + layer_count
+            ));
         }
         let sizes = |map: &str| match map {
             "intermediate" => (DIMENSIONS, intermediate),
@@ -209,15 +226,12 @@ impl Reader {
             let mut maps = Vec::with_capacity(LAYER_MAPS.len());
             for name in LAYER_MAPS {
                 let (inputs, outputs) = sizes(name);
-                maps.push(LowRank {
-                    a: floats(&format!("layer.{layer}.{name}.a"), &[rank, inputs])?,
-                    b: floats(&format!("layer.{layer}.{name}.b"), &[outputs, rank])?,
-                    rank,
-                    inputs,
-                    outputs,
+                maps.push(Delta {
+                    weight: floats(&format!("layer.{layer}.{name}.delta"), &[outputs, inputs])?,
+                    bias: floats(&format!("layer.{layer}.{name}.bias"), &[outputs])?,
                 });
             }
-            layers.push(LayerAdapter { maps });
+            layers.push(maps);
         }
         let head = floats("head.weight", &[DIMENSIONS])?;
         let head_bias = floats("head.bias", &[1])?[0];
@@ -234,10 +248,9 @@ impl Reader {
         {
             return Err(format!("pair shape {shape:?} out of range"));
         }
-        Ok(Reader {
+        Ok(ReaderFile {
             layers,
             first_layer,
-            scale: number("scale")? as f32,
             passage_type: floats("token_type.1", &[DIMENSIONS])?,
             head,
             offset: head_bias - no_answer,
@@ -248,8 +261,63 @@ impl Reader {
         })
     }
 
-    /// The adapter of encoder layer `number`, if that layer is adapted.
-    pub(super) fn layer(&self, number: usize) -> Option<&LayerAdapter> {
+    /// The reader on `model`: each tuned weight is the base weight plus its difference, added
+    /// once here so that reading costs what the base model costs. The error says when the
+    /// file does not fit the model (another architecture).
+    pub fn on(self, model: &MeaningModel) -> Result<Reader, String> {
+        let layers = self
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(offset, deltas)| {
+                let number = self.first_layer + offset;
+                deltas
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, delta)| {
+                        let (base, inputs) = model.base_weight(number, index).ok_or_else(|| {
+                            format!(
+                                "it tunes {} of layer {number}, which the model does not have \
+                                 in that size",
+                                LAYER_MAPS[index]
+                            )
+                        })?;
+                        if base.len() != delta.weight.len() {
+                            return Err(format!(
+                                "its {} of layer {number} has {} weights, the model's {}",
+                                LAYER_MAPS[index],
+                                delta.weight.len(),
+                                base.len()
+                            ));
+                        }
+                        let weight = base.iter().zip(&delta.weight).map(|(b, d)| b + d).collect();
+                        Ok(Tuned {
+                            weight,
+                            bias: delta.bias,
+                            inputs,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, String>>()
+                    .map(|maps| TunedLayer { maps })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Reader {
+            layers,
+            first_layer: self.first_layer,
+            passage_type: self.passage_type,
+            head: self.head,
+            offset: self.offset,
+            shape: self.shape,
+            reads: self.reads,
+            decision: self.decision,
+            base: self.base,
+        })
+    }
+}
+
+impl Reader {
+    /// The fine-tuned maps of encoder layer `number`, if that layer is tuned.
+    pub(super) fn layer(&self, number: usize) -> Option<&TunedLayer> {
         number
             .checked_sub(self.first_layer)
             .and_then(|index| self.layers.get(index))
@@ -348,20 +416,23 @@ impl MeaningModel {
     }
 }
 
-/// Where a linear map of the base model takes its low-rank update from.
+/// A linear map of the forward pass: the reader's fine-tuned one where it has one, else the
+/// base model's.
 pub(super) fn apply_with(
     linear: &Linear,
     floats: &[f32],
     input: &[f32],
     rows: usize,
     threads: Threads,
-    update: Option<(&LayerAdapter, usize, f32)>,
+    tuned: Option<(&TunedLayer, usize)>,
 ) -> Vec<f32> {
-    let mut output = linear.apply(floats, input, rows, threads);
-    if let Some((layer, index, scale)) = update {
-        layer.add(index, &mut output, input, rows, scale, threads);
+    match tuned {
+        Some((layer, index)) => {
+            let map = &layer.maps[index];
+            products::linear(&map.weight, &map.bias, input, rows, map.inputs, threads)
+        }
+        None => linear.apply(floats, input, rows, threads),
     }
-    output
 }
 
 #[cfg(test)]
@@ -370,7 +441,7 @@ mod tests {
 
     #[test]
     fn the_shipped_reader_parses_with_a_calibrated_veto() {
-        let reader = Reader::builtin();
+        let reader = ReaderFile::builtin();
         assert_eq!(reader.reads, 3);
         assert!(reader.shape.max_tokens <= crate::MAX_TOKENS);
         assert!(reader.decision.veto_below <= reader.decision.unsure_below);
@@ -379,10 +450,42 @@ mod tests {
 
     #[test]
     fn a_broken_reader_file_says_what_is_wrong() {
-        let message = Reader::parse(b"not a safetensors file")
+        let message = ReaderFile::parse(b"not a safetensors file")
             .err()
             .expect("refused");
         assert!(message.contains("not a safetensors file"), "{message}");
+    }
+
+    #[test]
+    fn a_low_rank_adapter_of_the_first_reader_is_refused_with_what_to_do() {
+        let zeros = [0u8; 4];
+        let tensor = safetensors::tensor::TensorView::new(Dtype::F32, vec![1], &zeros)
+            .expect("a one-float tensor");
+        let metadata = HashMap::from([("rank".to_string(), "8".to_string())]);
+        let bytes =
+            safetensors::serialize([("head.bias", tensor)], Some(metadata)).expect("serialised");
+        let message = ReaderFile::parse(&bytes).err().expect("refused");
+        assert!(message.contains("low-rank adapter"), "{message}");
+        assert!(message.contains("scripts/train_reader.py"), "{message}");
+    }
+
+    #[test]
+    fn the_shipped_reader_tunes_whole_maps_stored_as_half_precision_differences() {
+        let (_, metadata) = SafeTensors::read_metadata(BUILTIN).expect("header");
+        let tensors = SafeTensors::deserialize(BUILTIN).expect("tensors");
+        let first: usize = metadata.metadata().as_ref().expect("metadata")["first_layer"]
+            .parse()
+            .expect("a number");
+        let delta = tensors
+            .tensor(&format!("layer.{first}.query.delta"))
+            .expect("a delta");
+        assert_eq!(delta.dtype(), Dtype::F16);
+        assert_eq!(delta.shape(), [DIMENSIONS, DIMENSIONS]);
+        // Trained: not all zero.
+        assert!(delta
+            .data()
+            .chunks_exact(2)
+            .any(|b| b != [0, 0] && b != [0, 0x80]));
     }
 
     #[test]

@@ -390,7 +390,9 @@ fn the_shipped_reader_was_written_for_this_reference() {
 
 #[test]
 fn reader_pairs_and_scores_match_the_training_model() {
-    let reader = citebot_meaning::Reader::builtin();
+    let reader = citebot_meaning::ReaderFile::builtin()
+        .on(model())
+        .expect("the shipped reader fits the installed model");
     let json = reader_references();
     let references = json["pairs"].as_array().unwrap();
     assert!(references.len() >= 4);
