@@ -362,7 +362,8 @@ def train(groups, validation, tensors, config, args):
     import optax
 
     scores_fn = make_model(tensors, config)
-    params = {k: jnp.asarray(v) for k, v in init_params(tensors, config, args.seed).items()}
+    initial = read_file(args.init, tensors) if args.init else init_params(tensors, config, args.seed)
+    params = {k: jnp.asarray(v) for k, v in initial.items()}
 
     def loss_fn(params, ids, types, mask, present, labels):
         s = scores_fn(params, ids, types, mask).reshape(-1, GROUP)
@@ -402,10 +403,28 @@ def train(groups, validation, tensors, config, args):
         best = [float(s.max()) if len(s) else -1e9 for s in out]
         first_right = [bool(g["labels"][0]) for g in validation]
         value = auc([b for b, a in zip(best, answerable) if a], [b for b, a in zip(best, answerable) if not a])
-        return value, {"auc": value,
+        by_set = {}
+        for g, b in zip(validation, best):
+            by_set.setdefault(g["item"]["set"], ([], []))[0 if g["answerable"] else 1].append(b)
+        return value, {"auc": value, **{f"auc_{k}": auc(*v) for k, v in sorted(by_set.items())},
                        "positives_first": float(np.mean([f for f, a in zip(first_right, answerable) if a]))}
 
     rng = random.Random(args.seed)
+    # Two pools, so that --medical-share of each batch can come from the few medical groups
+    # (4% of all) however many squad groups there are.
+    pools = {"medical": [i for i, g in enumerate(groups) if g["item"]["set"] == "medical"],
+             "squad": [i for i, g in enumerate(groups) if g["item"]["set"] != "medical"]}
+    orders = {name: [] for name in pools}
+
+    def draw(name, count):
+        out = []
+        for _ in range(count):
+            if not orders[name]:
+                orders[name] = list(pools[name])
+                rng.shuffle(orders[name])
+            out.append(groups[orders[name].pop()])
+        return out
+
     order = []
     curve = []
     best = (-1.0, None, 0)
@@ -413,10 +432,14 @@ def train(groups, validation, tensors, config, args):
     steps = 0
     losses = []
     while steps < args.steps and time.monotonic() - started < args.minutes * 60:
-        if not order:
-            order = list(range(len(groups)))
-            rng.shuffle(order)
-        chosen = [groups[order.pop()] for _ in range(min(args.batch, len(order)))]
+        if args.medical_share > 0:
+            medical = round(args.batch * args.medical_share)
+            chosen = draw("medical", medical) + draw("squad", args.batch - medical)
+        else:
+            if not order:
+                order = list(range(len(groups)))
+                rng.shuffle(order)
+            chosen = [groups[order.pop()] for _ in range(min(args.batch, len(order)))]
         params, state, loss = step(params, state, *batch_arrays(chosen))
         steps += 1
         losses.append(float(loss))
@@ -424,8 +447,11 @@ def train(groups, validation, tensors, config, args):
             value, detail = validate(params)
             elapsed = time.monotonic() - started
             curve.append({"step": steps, "loss": float(np.mean(losses[-args.validate_every:])),
-                          "validation_auc": value, "minutes": round(elapsed / 60, 1)})
-            log(f"step {steps}: loss {curve[-1]['loss']:.4f}, validation AUC {value:.4f} ({elapsed/60:.1f} min)")
+                          "validation_auc": value, "minutes": round(elapsed / 60, 1),
+                          **{k: v for k, v in detail.items() if k.startswith("auc_")}})
+            by_set = ", ".join(f"{k[4:]} {v:.4f}" for k, v in detail.items() if k.startswith("auc_"))
+            log(f"step {steps}: loss {curve[-1]['loss']:.4f}, validation AUC {value:.4f} ({by_set}) "
+                f"({elapsed/60:.1f} min)")
             if value > best[0]:
                 best = (value, jax.tree_util.tree_map(np.asarray, params), steps)
     if best[1] is None:
@@ -651,6 +677,10 @@ def main():
     parser.add_argument("--validate-every", type=int, default=100)
     parser.add_argument("--validation-groups", type=int, default=240)
     parser.add_argument("--out", default=str(ROOT / "data" / "reader.safetensors"))
+    parser.add_argument("--init", metavar="FILE",
+                        help="start from this reader file's weights (a second stage) instead of the base model")
+    parser.add_argument("--medical-share", type=float, default=0.0,
+                        help="share of each batch drawn from the medical groups (0: all groups alike)")
     parser.add_argument("--calibrate-only", action="store_true",
                         help="keep --out's weights, fit only its decision")
     parser.add_argument("--reference", metavar="JSON",
