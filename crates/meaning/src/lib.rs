@@ -49,7 +49,9 @@ use products::{multiply, Threads, View};
 use tokenizer::WordPiece;
 
 pub use error::{Error, Result};
-pub use reader::{Pair, PairShape, Reader, ReaderDecision, ReaderFile};
+pub use reader::{
+    DeltaLayer, Pair, PairShape, Reader, ReaderDecision, ReaderFile, Trained, TunedLayer,
+};
 
 mod error;
 

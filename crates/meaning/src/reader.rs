@@ -97,8 +97,9 @@ struct Tuned {
     inputs: usize,
 }
 
-/// One fine-tuned encoder layer's linear maps, in the order of [`LAYER_MAPS`].
-pub(super) struct TunedLayer {
+/// One fine-tuned encoder layer's linear maps, in the order of [`LAYER_MAPS`], joined to the
+/// model.
+pub struct TunedLayer {
     maps: Vec<Tuned>,
 }
 
@@ -108,27 +109,16 @@ struct Delta {
     bias: Vec<f32>,
 }
 
-/// A reader file, parsed and checked, before it is joined to the installed base model
-/// ([`ReaderFile::on`]).
-pub struct ReaderFile {
-    /// Per tuned layer, from `first_layer` on, its maps in the order of [`LAYER_MAPS`].
-    layers: Vec<Vec<Delta>>,
-    first_layer: usize,
-    passage_type: Vec<f32>,
-    head: Vec<f32>,
-    offset: f32,
-    pub shape: PairShape,
-    pub reads: usize,
-    pub decision: ReaderDecision,
-    /// The base model's fingerprint ([`MeaningModel::fingerprint`]) it was trained on.
-    pub base: String,
+/// One fine-tuned encoder layer as the file holds it, in the order of [`LAYER_MAPS`].
+pub struct DeltaLayer {
+    maps: Vec<Delta>,
 }
 
-/// The trained reader, joined to the base model: its fine-tuned layers, token type row, head
-/// and the decision it was calibrated with.
-pub struct Reader {
+/// A trained reader: its fine-tuned layers (`Layer`: as the file holds them, or joined to the
+/// model), the token type row, head and the decision it was calibrated with.
+pub struct Trained<Layer> {
     /// The fine-tuned layers, from `first_layer` on; the layers below run as the base model.
-    layers: Vec<TunedLayer>,
+    layers: Vec<Layer>,
     first_layer: usize,
     /// The embedding of token type 1 (the passage), replacing the base model's.
     pub(super) passage_type: Vec<f32>,
@@ -144,10 +134,17 @@ pub struct Reader {
     pub base: String,
 }
 
+/// A reader file, parsed and checked, before it is joined to the installed model
+/// ([`ReaderFile::on`]).
+pub type ReaderFile = Trained<DeltaLayer>;
+
+/// The reader, joined to the installed model: what reads pairs.
+pub type Reader = Trained<TunedLayer>;
+
 /// The reader shipped in `data/reader.safetensors`.
 const BUILTIN: &[u8] = include_bytes!("../../../data/reader.safetensors");
 
-impl ReaderFile {
+impl Trained<DeltaLayer> {
     /// The reader compiled into citebot.
     pub fn builtin() -> ReaderFile {
         ReaderFile::parse(BUILTIN).unwrap_or_else(|message| {
@@ -231,7 +228,7 @@ impl ReaderFile {
                     bias: floats(&format!("layer.{layer}.{name}.bias"), &[outputs])?,
                 });
             }
-            layers.push(maps);
+            layers.push(DeltaLayer { maps });
         }
         let head = floats("head.weight", &[DIMENSIONS])?;
         let head_bias = floats("head.bias", &[1])?[0];
@@ -248,7 +245,7 @@ impl ReaderFile {
         {
             return Err(format!("pair shape {shape:?} out of range"));
         }
-        Ok(ReaderFile {
+        Ok(Trained {
             layers,
             first_layer,
             passage_type: floats("token_type.1", &[DIMENSIONS])?,
@@ -272,6 +269,7 @@ impl ReaderFile {
             .map(|(offset, deltas)| {
                 let number = self.first_layer + offset;
                 deltas
+                    .maps
                     .into_iter()
                     .enumerate()
                     .map(|(index, delta)| {
@@ -301,7 +299,7 @@ impl ReaderFile {
                     .map(|maps| TunedLayer { maps })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        Ok(Reader {
+        Ok(Trained {
             layers,
             first_layer: self.first_layer,
             passage_type: self.passage_type,
@@ -315,7 +313,7 @@ impl ReaderFile {
     }
 }
 
-impl Reader {
+impl Trained<TunedLayer> {
     /// The fine-tuned maps of encoder layer `number`, if that layer is tuned.
     pub(super) fn layer(&self, number: usize) -> Option<&TunedLayer> {
         number
