@@ -7,8 +7,8 @@
 //! with the six linear maps of its upper layers fine-tuned, the second token type's embedding
 //! replaced, and a linear head on the mean of the last layer's token vectors. They are trained
 //! by `scripts/train_reader.py` from the tuning part of `eval/split.toml` only, and ship in
-//! `data/reader.safetensors` as float16 differences from the installed model's weights (about
-//! 14 MB; a low-rank adapter, the first try, learned too little: docs/quality.md), with the
+//! `data/reader.safetensors` as differences from the installed model's weights, quantized to
+//! 4 bits in runs of 32 with a float16 scale each (about 4 MB; a low-rank adapter, the first try, learned too little: docs/quality.md), with the
 //! answer decision they were calibrated with (its metadata). Joined to the installed model at
 //! start ([`ReaderFile::on`]), the tuned maps cost what the base model's do; the embeddings,
 //! the layer norms and the layers below stay the model's, memory-mapped and shared.
@@ -103,6 +103,9 @@ pub struct TunedLayer {
     maps: Vec<Tuned>,
 }
 
+/// Weight differences sharing one scale in the file, along a row.
+const QUANT_GROUP: usize = 32;
+
 /// One fine-tuned map as the file holds it: the difference from the base weight.
 struct Delta {
     weight: Vec<f32>,
@@ -168,34 +171,50 @@ impl Trained<DeltaLayer> {
                 .parse::<f64>()
                 .map_err(|error| format!("metadata `{name}` is not a number: {error}"))
         };
-        // float32 tensors, and float16 ones widened (the weight differences).
-        let floats = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
+        let view = |name: &str, dtype: Dtype, shape: &[usize]| {
             let view = tensors
                 .tensor(name)
                 .map_err(|_| format!("it has no tensor `{name}`"))?;
-            let wrong = || {
-                format!(
-                    "tensor `{name}` is {:?} {:?}, expected F32 or F16 {shape:?}",
+            if view.dtype() != dtype || view.shape() != shape {
+                return Err(format!(
+                    "tensor `{name}` is {:?} {:?}, expected {dtype:?} {shape:?}",
                     view.dtype(),
                     view.shape()
-                )
-            };
-            if view.shape() != shape {
-                return Err(wrong());
+                ));
             }
-            match view.dtype() {
-                Dtype::F32 => Ok(view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect()),
-                Dtype::F16 => Ok(view
-                    .data()
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect()),
-                _ => Err(wrong()),
+            Ok(view)
+        };
+        let floats = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
+            Ok(view(name, Dtype::F32, shape)?
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        // A weight difference (outputs × inputs): 4-bit integers −7…7 stored +8, two to a byte
+        // (the even column in the low half), each run of QUANT_GROUP in a row times its
+        // float16 scale; as scripts/train_reader.py's `dequantize` reads it.
+        let delta = |name: &str, outputs: usize, inputs: usize| -> Result<Vec<f32>, String> {
+            if !inputs.is_multiple_of(QUANT_GROUP) {
+                return Err(format!(
+                    "{inputs} inputs are not whole runs of {QUANT_GROUP}"
+                ));
             }
+            let packed = view(name, Dtype::U8, &[outputs, inputs / 2])?;
+            let scale_name = format!("{name}_scale");
+            let scales = view(&scale_name, Dtype::F16, &[outputs, inputs / QUANT_GROUP])?;
+            let scales: Vec<f32> = scales
+                .data()
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect();
+            Ok(packed
+                .data()
+                .iter()
+                .flat_map(|byte| [byte & 15, byte >> 4])
+                .enumerate()
+                .map(|(index, q)| (f32::from(q) - 8.0) * scales[index / QUANT_GROUP])
+                .collect())
         };
         if info.contains_key("rank") {
             return Err(
@@ -224,7 +243,7 @@ impl Trained<DeltaLayer> {
             for name in LAYER_MAPS {
                 let (inputs, outputs) = sizes(name);
                 maps.push(Delta {
-                    weight: floats(&format!("layer.{layer}.{name}.delta"), &[outputs, inputs])?,
+                    weight: delta(&format!("layer.{layer}.{name}.delta"), outputs, inputs)?,
                     bias: floats(&format!("layer.{layer}.{name}.bias"), &[outputs])?,
                 });
             }
@@ -468,7 +487,7 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_reader_tunes_whole_maps_stored_as_half_precision_differences() {
+    fn the_shipped_reader_tunes_whole_maps_stored_as_four_bit_differences() {
         let (_, metadata) = SafeTensors::read_metadata(BUILTIN).expect("header");
         let tensors = SafeTensors::deserialize(BUILTIN).expect("tensors");
         let first: usize = metadata.metadata().as_ref().expect("metadata")["first_layer"]
@@ -477,13 +496,15 @@ mod tests {
         let delta = tensors
             .tensor(&format!("layer.{first}.query.delta"))
             .expect("a delta");
-        assert_eq!(delta.dtype(), Dtype::F16);
-        assert_eq!(delta.shape(), [DIMENSIONS, DIMENSIONS]);
-        // Trained: not all zero.
-        assert!(delta
-            .data()
-            .chunks_exact(2)
-            .any(|b| b != [0, 0] && b != [0, 0x80]));
+        assert_eq!(delta.dtype(), Dtype::U8);
+        assert_eq!(delta.shape(), [DIMENSIONS, DIMENSIONS / 2]);
+        let scale = tensors
+            .tensor(&format!("layer.{first}.query.delta_scale"))
+            .expect("its scales");
+        assert_eq!(scale.dtype(), Dtype::F16);
+        assert_eq!(scale.shape(), [DIMENSIONS, DIMENSIONS / QUANT_GROUP]);
+        // Trained: not every difference is 0 (stored as 8 in both halves of a byte).
+        assert!(delta.data().iter().any(|&byte| byte != 0x88));
     }
 
     #[test]
