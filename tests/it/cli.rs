@@ -36,6 +36,40 @@ fn ask_off_topic_says_plainly_there_is_no_answer() {
     insta::assert_snapshot!("ask_off_topic", redact(&stdout, workspace.root()));
 }
 
+/// The reader turned on (it ships off): the compiled-in file is joined to the installed model
+/// and reads the passages shown. On the seed's plainest question it keeps the answer the
+/// ranker gives, and it still refuses an off-topic one.
+#[test]
+fn ask_with_the_reader_on_answers_as_the_ranker_does_on_a_plain_question() {
+    let workspace = Workspace::shipped();
+    let off = stdout_of(&mut workspace.citebot(&["ask", "How is calcinosis cutis treated?"]));
+    workspace.write_config("[meaning]\nreader = true\n");
+    let on = stdout_of(&mut workspace.citebot(&["ask", "How is calcinosis cutis treated?"]));
+    assert_eq!(on, off);
+    let output = workspace
+        .citebot(&["ask", "who won the world cup"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "no answer exits 1: {output:?}"
+    );
+}
+
+/// A `reader_file` that is not a reader is refused at start, naming the file and the setting.
+#[test]
+fn a_broken_reader_file_is_refused_with_the_file_and_the_setting() {
+    let workspace = Workspace::shipped();
+    std::fs::write(workspace.root().join("reader.safetensors"), b"not a reader").expect("write");
+    workspace.write_config("[meaning]\nreader = true\nreader_file = \"reader.safetensors\"\n");
+    let stderr = workspace.error_of(&["ask", "How is calcinosis cutis treated?"]);
+    assert!(stderr.contains("reader.safetensors"), "{stderr}");
+    assert!(stderr.contains("reader_file"), "{stderr}");
+    assert!(stderr.contains("not a safetensors file"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn ask_about_something_the_article_never_mentions_names_it() {
     let workspace = Workspace::shipped();
