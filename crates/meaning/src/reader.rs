@@ -20,8 +20,10 @@
 //! the model is trained on exactly what it reads here.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::OnceLock;
 
+use memmap2::{Mmap, MmapMut};
 use regex::Regex;
 use safetensors::tensor::{Dtype, SafeTensors};
 
@@ -89,27 +91,58 @@ pub(super) mod map {
     pub const OUTPUT: usize = 5;
 }
 
-/// One fine-tuned linear map as the forward pass uses it: the base model's weight plus the
-/// trained difference (outputs × inputs), and the trained bias.
+/// One fine-tuned linear map as the forward pass uses it: where its weight (the base model's
+/// plus the trained difference, outputs × inputs) lies in its layer's store, and the trained
+/// bias.
 struct Tuned {
-    weight: Vec<f32>,
+    weight: Range<usize>,
     bias: Vec<f32>,
     inputs: usize,
 }
 
 /// One fine-tuned encoder layer's linear maps, in the order of [`LAYER_MAPS`], joined to the
-/// model.
+/// model. Their weights (7 MB a layer) lie in one anonymous map asked of the kernel in huge
+/// pages: written once at start, they would otherwise cost a page fault every 4 KB, which was
+/// most of the reader's start-up (BENCHMARKS.md).
 pub struct TunedLayer {
+    weights: Mmap,
     maps: Vec<Tuned>,
+}
+
+impl TunedLayer {
+    fn weight(&self, map: &Tuned) -> &[f32] {
+        // The store is page-aligned and `on` sized it in whole f32s.
+        &bytemuck::cast_slice(&self.weights[..])[map.weight.clone()]
+    }
 }
 
 /// Weight differences sharing one scale in the file, along a row.
 const QUANT_GROUP: usize = 32;
 
-/// One fine-tuned map as the file holds it: the difference from the base weight.
+/// One fine-tuned map as the file holds it: the difference from the base weight, 4-bit
+/// integers −7…7 stored +8, two to a byte (the even column in the low half), each run of
+/// QUANT_GROUP in a row times its scale; as scripts/train_reader.py's `dequantize` reads it.
+/// Kept packed until [`ReaderFile::on`] adds it to the base weight.
 struct Delta {
-    weight: Vec<f32>,
+    packed: Vec<u8>,
+    scales: Vec<f32>,
     bias: Vec<f32>,
+}
+
+impl Delta {
+    fn len(&self) -> usize {
+        self.packed.len() * 2
+    }
+
+    /// Writes base + difference into `out`.
+    fn add_to(&self, base: &[f32], out: &mut [f32]) {
+        let pairs = base.chunks_exact(2).zip(out.chunks_exact_mut(2));
+        for (index, (byte, (base, out))) in self.packed.iter().zip(pairs).enumerate() {
+            let scale = self.scales[index * 2 / QUANT_GROUP];
+            out[0] = base[0] + (f32::from(byte & 15) - 8.0) * scale;
+            out[1] = base[1] + (f32::from(byte >> 4) - 8.0) * scale;
+        }
+    }
 }
 
 /// One fine-tuned encoder layer as the file holds it, in the order of [`LAYER_MAPS`].
@@ -191,10 +224,8 @@ impl Trained<DeltaLayer> {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect())
         };
-        // A weight difference (outputs × inputs): 4-bit integers −7…7 stored +8, two to a byte
-        // (the even column in the low half), each run of QUANT_GROUP in a row times its
-        // float16 scale; as scripts/train_reader.py's `dequantize` reads it.
-        let delta = |name: &str, outputs: usize, inputs: usize| -> Result<Vec<f32>, String> {
+        // A weight difference (outputs × inputs), as [`Delta`] holds it.
+        let delta = |name: &str, outputs: usize, inputs: usize| -> Result<Delta, String> {
             if !inputs.is_multiple_of(QUANT_GROUP) {
                 return Err(format!(
                     "{inputs} inputs are not whole runs of {QUANT_GROUP}"
@@ -203,18 +234,15 @@ impl Trained<DeltaLayer> {
             let packed = view(name, Dtype::U8, &[outputs, inputs / 2])?;
             let scale_name = format!("{name}_scale");
             let scales = view(&scale_name, Dtype::F16, &[outputs, inputs / QUANT_GROUP])?;
-            let scales: Vec<f32> = scales
-                .data()
-                .chunks_exact(2)
-                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                .collect();
-            Ok(packed
-                .data()
-                .iter()
-                .flat_map(|byte| [byte & 15, byte >> 4])
-                .enumerate()
-                .map(|(index, q)| (f32::from(q) - 8.0) * scales[index / QUANT_GROUP])
-                .collect())
+            Ok(Delta {
+                packed: packed.data().to_vec(),
+                scales: scales
+                    .data()
+                    .chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect(),
+                bias: Vec::new(),
+            })
         };
         if info.contains_key("rank") {
             return Err(
@@ -243,8 +271,8 @@ impl Trained<DeltaLayer> {
             for name in LAYER_MAPS {
                 let (inputs, outputs) = sizes(name);
                 maps.push(Delta {
-                    weight: delta(&format!("layer.{layer}.{name}.delta"), outputs, inputs)?,
                     bias: floats(&format!("layer.{layer}.{name}.bias"), &[outputs])?,
+                    ..delta(&format!("layer.{layer}.{name}.delta"), outputs, inputs)?
                 });
             }
             layers.push(DeltaLayer { maps });
@@ -287,35 +315,48 @@ impl Trained<DeltaLayer> {
             .enumerate()
             .map(|(offset, deltas)| {
                 let number = self.first_layer + offset;
-                deltas
-                    .maps
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, delta)| {
-                        let (base, inputs) = model.base_weight(number, index).ok_or_else(|| {
-                            format!(
-                                "it tunes {} of layer {number}, which the model does not have \
-                                 in that size",
-                                LAYER_MAPS[index]
-                            )
-                        })?;
-                        if base.len() != delta.weight.len() {
-                            return Err(format!(
-                                "its {} of layer {number} has {} weights, the model's {}",
-                                LAYER_MAPS[index],
-                                delta.weight.len(),
-                                base.len()
-                            ));
-                        }
-                        let weight = base.iter().zip(&delta.weight).map(|(b, d)| b + d).collect();
-                        Ok(Tuned {
-                            weight,
-                            bias: delta.bias,
-                            inputs,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, String>>()
-                    .map(|maps| TunedLayer { maps })
+                let mut bases = Vec::with_capacity(deltas.maps.len());
+                for (index, delta) in deltas.maps.iter().enumerate() {
+                    let (base, inputs) = model.base_weight(number, index).ok_or_else(|| {
+                        format!(
+                            "it tunes {} of layer {number}, which the model does not have \
+                             in that size",
+                            LAYER_MAPS[index]
+                        )
+                    })?;
+                    if base.len() != delta.len() {
+                        return Err(format!(
+                            "its {} of layer {number} has {} weights, the model's {}",
+                            LAYER_MAPS[index],
+                            delta.len(),
+                            base.len()
+                        ));
+                    }
+                    bases.push((base, inputs));
+                }
+                let total: usize = bases.iter().map(|(base, _)| base.len()).sum();
+                let mut store = MmapMut::map_anon(total * size_of::<f32>())
+                    .map_err(|error| format!("no memory for its weights: {error}"))?;
+                // Advice only: where huge pages are off, the kernel gives small ones.
+                #[cfg(target_os = "linux")]
+                let _ = store.advise(memmap2::Advice::HugePage);
+                let floats: &mut [f32] = bytemuck::cast_slice_mut(&mut store[..]);
+                let mut start = 0;
+                let mut maps = Vec::with_capacity(deltas.maps.len());
+                for (delta, (base, inputs)) in deltas.maps.into_iter().zip(bases) {
+                    let weight = start..start + base.len();
+                    delta.add_to(base, &mut floats[weight.clone()]);
+                    start = weight.end;
+                    maps.push(Tuned {
+                        weight,
+                        bias: delta.bias,
+                        inputs,
+                    });
+                }
+                let weights = store
+                    .make_read_only()
+                    .map_err(|error| format!("could not seal its weights: {error}"))?;
+                Ok(TunedLayer { weights, maps })
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Trained {
@@ -446,7 +487,14 @@ pub(super) fn apply_with(
     match tuned {
         Some((layer, index)) => {
             let map = &layer.maps[index];
-            products::linear(&map.weight, &map.bias, input, rows, map.inputs, threads)
+            products::linear(
+                layer.weight(map),
+                &map.bias,
+                input,
+                rows,
+                map.inputs,
+                threads,
+            )
         }
         None => linear.apply(floats, input, rows, threads),
     }
