@@ -55,9 +55,10 @@ COLUMNS = [("R@1", "recall@1"), ("R@3", "recall@3"), ("MRR@10", "mrr@10"),
            ("RefP", "ref_precision"), ("FAbst", "false_abstention_rate"),
            ("Abstain", "abstention_rate")]
 # Questions written for this repo, about tuning articles only (eval/tuning/README.md).
-OURS_MEDICAL = [ROOT / "eval" / "tuning" / "calcinosis-cutis.jsonl",
-                ROOT / "eval" / "tuning" / "morphea.jsonl"]
-OURS_SQUAD = [ROOT / "eval" / "tuning" / "squad-near-miss.jsonl"]
+OURS_MEDICAL = [ROOT / "eval" / "tuning" / f"{name}.jsonl"
+                for name in ("calcinosis-cutis", "calcinosis-cutis-2", "morphea", "morphea-2")]
+OURS_SQUAD = [ROOT / "eval" / "tuning" / f"{name}.jsonl"
+              for name in ("squad-near-miss", "squad-near-miss-2")]
 KIND_ORDER = ("factoid", "lay", "typo", "abbrev", "multi", "citation", "unanswerable")
 
 
