@@ -553,10 +553,11 @@ def fit_decision(items, _unused=None):
             continue
         answerable = it["q"]["kind"] != scorer.UNANSWERABLE
         by_set.setdefault(it["set"], []).append(
-            (answerable, row["answer_logit"], max(row["reader"]), bool(it["q"].get("near_miss"))))
+            (answerable, row["answer_logit"], max(row["reader"]), bool(it["q"].get("near_miss")),
+             row["reader"][0]))
 
     def rates(rows, veto):
-        answers = [old >= 0 and best >= veto for _, old, best, _ in rows]
+        answers = [old >= 0 and best >= veto for _, old, best, *_ in rows]
         a = [x for x, (ok, *_) in zip(answers, rows) if ok]
         u = [x for x, (ok, *_) in zip(answers, rows) if not ok]
         return 1 - float(np.mean(a)), 1 - float(np.mean(u)) if u else float("nan")
@@ -576,6 +577,7 @@ def fit_decision(items, _unused=None):
         y = np.array([r[0] for r in rows])
         old = np.array([r[1] for r in rows])
         best = np.array([r[2] for r in rows])
+        first = np.array([r[4] for r in rows])
         joined = np.where(old >= 0, best, -1e3 + old)
         fa_old, ab_old = rates(rows, -1e9)
         fa, ab = rates(rows, veto)
@@ -583,6 +585,7 @@ def fit_decision(items, _unused=None):
         report[name] = {
             "answerable": int(y.sum()), "unanswerable": int((~y).sum()),
             "auc_decision": auc(old[y], old[~y]), "auc_reader_best": auc(best[y], best[~y]),
+            "auc_reader_first": auc(first[y], first[~y]),
             "auc_joined": auc(joined[y], joined[~y]),
             "false_abstention_decision": fa_old, "abstention_decision": ab_old,
             "false_abstention": fa, "abstention": ab,
@@ -640,6 +643,7 @@ def curve(args, work):
         old = np.array([it["row"]["answer_logit"] for it in rows])
         scores = [it["row"]["reader"] for it in rows]
         best = np.array([max(s) for s in scores])
+        first = np.array([s[0] for s in scores])
         # The reader's decision as one score: refused by the ranker first, then by the veto.
         new = np.where(old >= 0, best, -1e3 + old)
         table = []
@@ -655,6 +659,7 @@ def curve(args, work):
         answers = (old >= 0) & (best >= decision["veto_below"])
         out[name] = {"answerable": int(y.sum()), "unanswerable": int((~y).sum()),
                      "auc_decision": auc(old[y], old[~y]), "auc_reader_best": auc(best[y], best[~y]),
+                     "auc_reader_first": auc(first[y], first[~y]),
                      "auc_joined": auc(new[y], new[~y]),
                      "shipped_false_abstention": float((~answers[y]).mean()),
                      "shipped_abstention": float((~answers[~y]).mean()),
@@ -698,6 +703,7 @@ def write_reference(args, tensors, config):
 
 
 def main():
+    global FIRST_LAYER
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", default=str(ROOT / "target" / "release" / "citebot"))
     parser.add_argument("--work", default="/tmp/citebot-train-reader")
@@ -714,6 +720,8 @@ def main():
                         help="start from this reader file's weights (a second stage) instead of the base model")
     parser.add_argument("--medical-share", type=float, default=0.0,
                         help="share of each batch drawn from the medical groups (0: all groups alike)")
+    parser.add_argument("--first-layer", type=int, default=FIRST_LAYER,
+                        help="the lowest layer fine-tuned (those below run as the base model)")
     parser.add_argument("--calibrate-only", action="store_true",
                         help="keep --out's weights, fit only its decision")
     parser.add_argument("--reference", metavar="JSON",
@@ -725,6 +733,12 @@ def main():
     parser.add_argument("--init-only", action="store_true",
                         help="write an untrained file (the base weights, a random head, no veto)")
     args = parser.parse_args()
+    FIRST_LAYER = args.first_layer
+    if (args.calibrate_only or args.reference or args.curve) and Path(args.out).exists():
+        # An existing file says which layers it tunes (rewriting it keeps them).
+        from safetensors import safe_open
+        with safe_open(args.out, "np") as f:
+            FIRST_LAYER = int(f.metadata()["first_layer"])
     work = Path(args.work)
     folder = model_folder()
     tensors, config = load_base(folder)
