@@ -225,25 +225,26 @@ impl Trained<DeltaLayer> {
                 .collect())
         };
         // A weight difference (outputs × inputs), as [`Delta`] holds it.
-        let delta = |name: &str, outputs: usize, inputs: usize| -> Result<Delta, String> {
-            if !inputs.is_multiple_of(QUANT_GROUP) {
-                return Err(format!(
-                    "{inputs} inputs are not whole runs of {QUANT_GROUP}"
-                ));
-            }
-            let packed = view(name, Dtype::U8, &[outputs, inputs / 2])?;
-            let scale_name = format!("{name}_scale");
-            let scales = view(&scale_name, Dtype::F16, &[outputs, inputs / QUANT_GROUP])?;
-            Ok(Delta {
-                packed: packed.data().to_vec(),
-                scales: scales
-                    .data()
-                    .chunks_exact(2)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-                    .collect(),
-                bias: Vec::new(),
-            })
-        };
+        let delta =
+            |name: &str, outputs: usize, inputs: usize, bias: Vec<f32>| -> Result<Delta, String> {
+                if !inputs.is_multiple_of(QUANT_GROUP) {
+                    return Err(format!(
+                        "{inputs} inputs are not whole runs of {QUANT_GROUP}"
+                    ));
+                }
+                let packed = view(name, Dtype::U8, &[outputs, inputs / 2])?;
+                let scale_name = format!("{name}_scale");
+                let scales = view(&scale_name, Dtype::F16, &[outputs, inputs / QUANT_GROUP])?;
+                Ok(Delta {
+                    packed: packed.data().to_vec(),
+                    scales: scales
+                        .data()
+                        .chunks_exact(2)
+                        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                        .collect(),
+                    bias,
+                })
+            };
         if info.contains_key("rank") {
             return Err(
                 "it is a low-rank adapter (the first reader's format), which this \
@@ -270,10 +271,13 @@ impl Trained<DeltaLayer> {
             let mut maps = Vec::with_capacity(LAYER_MAPS.len());
             for name in LAYER_MAPS {
                 let (inputs, outputs) = sizes(name);
-                maps.push(Delta {
-                    bias: floats(&format!("layer.{layer}.{name}.bias"), &[outputs])?,
-                    ..delta(&format!("layer.{layer}.{name}.delta"), outputs, inputs)?
-                });
+                let bias = floats(&format!("layer.{layer}.{name}.bias"), &[outputs])?;
+                maps.push(delta(
+                    &format!("layer.{layer}.{name}.delta"),
+                    outputs,
+                    inputs,
+                    bias,
+                )?);
             }
             layers.push(DeltaLayer { maps });
         }
